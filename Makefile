@@ -1,0 +1,58 @@
+# virtkit.host: `make demo` and `make test` set up everything they need on a fresh Debian 12
+# machine (apt packages, a pinned venv under build/) and are safe to run again.
+SHELL := /bin/bash
+PYTHON ?= python3
+BUILD := build
+VENV := $(BUILD)/venv
+COLLECTIONS := $(CURDIR)/$(BUILD)/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/virtkit/host
+PYTEST_ARGS ?=
+
+# Debian packages: the firewall tools, firewalld on a private bus, and sanity's shellcheck.
+APT_PACKAGES := iptables nftables ebtables iproute2 dbus firewalld python3-firewall shellcheck
+
+export PYTHONPATH := $(COLLECTIONS)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+
+.PHONY: all deps test unit integration sanity demo bench clean
+
+all: test
+
+$(BUILD)/apt.stamp: hacking/apt-install.sh Makefile
+	@mkdir -p $(BUILD)
+	hacking/apt-install.sh $(APT_PACKAGES)
+	@touch $@
+
+$(VENV)/stamp: requirements-dev.txt
+	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+# The checkout, seen as ansible_collections/virtkit/host (how Ansible and module imports find it).
+$(COLLECTION_LINK):
+	@mkdir -p $(dir $@)
+	ln -sfn $(CURDIR) $@
+
+deps: $(BUILD)/apt.stamp $(VENV)/stamp $(COLLECTION_LINK)
+
+unit: deps
+	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)
+
+integration: deps
+	$(VENV)/bin/pytest -q tests/integration $(PYTEST_ARGS)
+
+sanity: deps
+	hacking/sanity.sh $(VENV) --python 3.11
+
+test: deps
+	$(VENV)/bin/pytest -q tests/unit tests/integration $(PYTEST_ARGS)
+	hacking/sanity.sh $(VENV) --python 3.11
+
+demo: deps
+	$(VENV)/bin/python hacking/engine_demo.py
+
+bench: deps
+	$(VENV)/bin/python benchmarks/firewall_apply.py
+
+clean:
+	rm -rf $(BUILD) tests/output

@@ -1,0 +1,189 @@
+# Copyright: (c) 2026, virtkit.host contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The firewalld backend: iptables-syntax rules sent as ``direct.passthrough`` calls over one
+DBus connection (dbus-next), never through firewall-cmd."""
+
+from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import (
+    FirewallError,
+    FirewallUnavailableError,
+    MissingLibraryError,
+)
+from ansible_collections.virtkit.host.plugins.module_utils.firewall.iptables import (
+    TOOLS,
+    IptablesSyntaxBackend,
+    undo_args,
+)
+from ansible_collections.virtkit.host.plugins.module_utils.firewall.model import (
+    LAYER_ETHERNET,
+    LAYER_IPV4,
+    LAYER_IPV6,
+    Command,
+)
+
+BUS_NAME = "org.fedoraproject.FirewallD1"
+OBJECT_PATH = "/org/fedoraproject/FirewallD1"
+DIRECT_INTERFACE = "org.fedoraproject.FirewallD1.direct"
+IPV = {LAYER_ETHERNET: "eb", LAYER_IPV4: "ipv4", LAYER_IPV6: "ipv6"}
+
+
+class FirewalldClient(object):
+    """One connection to the system bus (``DBUS_SYSTEM_BUS_ADDRESS`` or ``address``).
+
+    dbus-next's asyncio API is used from synchronous code through a private event loop: its
+    GLib API crashes on recent Pythons, and introspection is skipped (plain method calls).
+    """
+
+    def __init__(self, address=None):
+        try:
+            # pylint: disable=import-outside-toplevel
+            import asyncio
+            from dbus_next import BusType, Message, MessageType
+            from dbus_next.aio import MessageBus
+        except ImportError:
+            raise MissingLibraryError("dbus-next", "firewalld")
+        self._message = Message
+        self._error_type = MessageType.ERROR
+        self._loop = asyncio.new_event_loop()
+        # MessageBus binds to the current event loop when it is created.
+        asyncio.set_event_loop(self._loop)
+        self._asyncio = asyncio
+        try:
+            self._bus = self._loop.run_until_complete(
+                MessageBus(bus_address=address, bus_type=BusType.SYSTEM).connect())
+        except Exception as exc:  # pylint: disable=broad-except
+            # dbus-next raises OSError subclasses, ValueError or its own errors here.
+            self._close_loop()
+            raise FirewallUnavailableError(
+                "cannot connect to the system DBus bus%s: %s"
+                % (" at " + address if address else "", exc))
+
+    def call(self, destination, path, interface, member, signature="", body=None):
+        """``(error_name, body)``: error_name is None on success."""
+        reply = self._loop.run_until_complete(self._bus.call(self._message(
+            destination=destination, path=path, interface=interface, member=member,
+            signature=signature, body=body or [])))
+        if reply.message_type == self._error_type:
+            return reply.error_name, reply.body
+        return None, reply.body
+
+    def firewalld_running(self):
+        error, body = self.call("org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                "org.freedesktop.DBus", "NameHasOwner", "s", [BUS_NAME])
+        return error is None and bool(body[0])
+
+    def _passthrough_message(self, ipv, args):
+        return self._message(destination=BUS_NAME, path=OBJECT_PATH, interface=DIRECT_INTERFACE,
+                             member="passthrough", signature="sas", body=[ipv, list(args)])
+
+    def passthrough(self, ipv, args):
+        return self.passthrough_many([(ipv, args)])[0]
+
+    def passthrough_many(self, calls):
+        """Send every ``(ipv, args)`` call before reading any reply: firewalld handles them in
+        order, and the round trips overlap. Returns ``(error_name, body)`` per call."""
+        replies = self._loop.run_until_complete(self._asyncio.gather(
+            *[self._bus.call(self._passthrough_message(ipv, args)) for ipv, args in calls]))
+        return [(reply.error_name, reply.body) if reply.message_type == self._error_type
+                else (None, reply.body) for reply in replies]
+
+    def close(self):
+        try:
+            self._bus.disconnect()
+            self._loop.run_until_complete(self._bus.wait_for_disconnect())
+        except Exception:  # pylint: disable=broad-except
+            pass  # the connection is going away either way
+        self._close_loop()
+
+    def _close_loop(self):
+        self._asyncio.set_event_loop(None)
+        self._loop.close()
+
+
+def firewalld_running(address=None):
+    """True when firewalld owns its name on the system bus; False when it does not, when the
+    bus cannot be reached, or when dbus-next is missing."""
+    try:
+        client = FirewalldClient(address)
+    except FirewallUnavailableError:
+        return False
+    try:
+        return client.firewalld_running()
+    finally:
+        client.close()
+
+
+class FirewalldBackend(IptablesSyntaxBackend):
+    """Passthrough rules; one connection for a whole apply, checked once for a running firewalld.
+
+    Runs of rules are pipelined (all calls sent, then all replies read) when running past a
+    failure cannot change the outcome: every failure in the run is ignored anyway, or the group
+    records undos and each rule has one, so rules that ran after the failing one are rolled back
+    with the rest of the group.
+    """
+
+    name = "firewalld"
+    atomic_batches = False
+
+    def __init__(self, runner, bus_address=None, client_factory=FirewalldClient, batch=True):
+        super(FirewalldBackend, self).__init__(runner)
+        self._batch = batch
+        self._address = bus_address
+        self._client_factory = client_factory
+        self._client = None
+
+    def _connect(self):
+        if self._client is None:
+            client = self._client_factory(self._address)
+            if not client.firewalld_running():
+                client.close()
+                raise FirewallUnavailableError(
+                    "firewalld is not running: nothing owns %s on the system bus" % BUS_NAME)
+            self._client = client
+        return self._client
+
+    def batch_key(self, rule, ignored, undoable):
+        if not self._batch:
+            return None
+        if ignored:
+            return "ignored"
+        if undoable and undo_args(rule.args) is not None:
+            return "undoable"
+        return None
+
+    def run_one(self, rule, echo):
+        command, outcome = self.run_batch([rule], echo)[0]
+        if isinstance(outcome, FirewallError):
+            raise outcome
+        return command, outcome
+
+    def run_batch(self, rules, echo):
+        commands = [Command([TOOLS[rule.layer][0]] + list(rule.args), transport="firewalld")
+                    for rule in rules]
+        if self.dry_run:
+            return [(command, "") for command in commands]
+        try:
+            replies = self._connect().passthrough_many(
+                [(IPV[rule.layer], rule.args) for rule in rules])
+        except FirewallUnavailableError as exc:
+            exc.command = commands[0]
+            raise
+        return [(command, self._outcome(command, error, body))
+                for command, (error, body) in zip(commands, replies)]
+
+    @staticmethod
+    def _outcome(command, error, body):
+        """The passthrough's output, or the FirewallError its DBus error stands for."""
+        if error is None:
+            return body[0] if body else ""
+        text = body[0] if body and isinstance(body[0], str) else ""
+        if error in ("org.freedesktop.DBus.Error.ServiceUnknown",
+                     "org.freedesktop.DBus.Error.NameHasNoOwner"):
+            return FirewallUnavailableError("firewalld stopped during the transaction: %s" % text,
+                                            command=command, dbus_error=error)
+        return FirewallError("%s failed: %s: %s" % (command, error, text),
+                             command=command, stderr=text, dbus_error=error)
+
+    def close(self):
+        if self._client is not None:
+            self._client.close()
+            self._client = None
