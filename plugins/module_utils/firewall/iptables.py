@@ -71,8 +71,13 @@ def undo_args(args):
         return None
     command = args[index]
     if command in _NEW_CHAIN:
+        # Only the table options carry over: ebtables' "-N CHAIN -P RETURN" is removed by "-X CHAIN".
+        after = args[index + 2:]
+        table_options = tuple(arg for position, arg in enumerate(after)
+                              if arg in ("-t", "--table") or arg.startswith("--table=")
+                              or (position > 0 and after[position - 1] in ("-t", "--table")))
         return args[:index] + ("-X" if command == "-N" else "--delete-chain",
-                               args[index + 1]) + args[index + 2:]
+                               args[index + 1]) + table_options
     if command in _APPEND or command in _INSERT:
         rest = args[index + 2:]
         if command in _INSERT and rest and rest[0].isdigit():
@@ -103,7 +108,7 @@ class IptablesSyntaxBackend(Backend):
 
     def undo(self, rule, output):
         args = undo_args(rule.args)
-        return [] if args is None else [Rule(rule.layer, args, ignore_errors=True)]
+        return [] if args is None else [Rule.undo(rule.layer, args)]
 
 
 class IptablesBackend(IptablesSyntaxBackend):

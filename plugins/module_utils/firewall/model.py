@@ -15,7 +15,7 @@ LAYERS = (LAYER_ETHERNET, LAYER_IPV4, LAYER_IPV6)
 class Rule(object):
     """One firewall command: its layer and its arguments, without the tool's name."""
 
-    __slots__ = ("layer", "args", "ignore_errors", "query")
+    __slots__ = ("layer", "args", "ignore_errors", "query", "is_undo")
 
     def __init__(self, layer, args, ignore_errors=False, query=None):
         if layer not in LAYERS:
@@ -37,6 +37,14 @@ class Rule(object):
         self.args = tuple(args)
         self.ignore_errors = ignore_errors
         self.query = query
+        self.is_undo = False  # recorded by auto_rollback, not written by the caller
+
+    @classmethod
+    def undo(cls, layer, args):
+        """A rule recorded by auto_rollback to undo one that succeeded."""
+        rule = cls(layer, args, ignore_errors=True)
+        rule.is_undo = True
+        return rule
 
     def __repr__(self):
         return "Rule(%s: %s)" % (self.layer, " ".join(self.args))

@@ -94,9 +94,9 @@ class NftablesBackend(Backend):
                     raise FirewallError(
                         "nft did not echo the handle of the rule it added (%s); cannot record "
                         "its removal" % " ".join(rule.args))
-                undo.append(Rule(rule.layer, handles.pop(0), ignore_errors=True))
+                undo.append(Rule.undo(rule.layer, handles.pop(0)))
             else:
                 args = _object_undo(words(rule.args))
                 if args is not None:
-                    undo.append(Rule(rule.layer, args, ignore_errors=True))
+                    undo.append(Rule.undo(rule.layer, args))
         return undo

@@ -18,6 +18,11 @@ def _search_path():
     return dirs + [d for d in _SBIN_DIRS if d not in dirs]
 
 
+def _describe(search_path):
+    return "searched " + (":".join(search_path) if search_path is not None
+                          else "PATH and " + ":".join(_SBIN_DIRS))
+
+
 class ProcessRunner(object):
     """Runs a tool by name and returns ``(status, stdout, stderr)``.
 
@@ -27,9 +32,10 @@ class ProcessRunner(object):
 
     dry_run = False
 
-    def __init__(self, env=None):
+    def __init__(self, env=None, search_path=None):
         self._paths = {}
         self._env = dict(os.environ if env is None else env, LC_ALL="C")
+        self._search_path = search_path
 
     def which(self, tool):
         """The absolute path of ``tool``, or ``None`` when it is not installed."""
@@ -38,7 +44,7 @@ class ProcessRunner(object):
         except KeyError:
             pass
         found = None
-        for directory in _search_path():
+        for directory in self._search_path or _search_path():
             candidate = os.path.join(directory, tool)
             if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
                 found = candidate
@@ -49,8 +55,8 @@ class ProcessRunner(object):
     def run(self, argv, stdin_text=None):
         path = self.which(argv[0])
         if path is None:
-            raise FirewallUnavailableError(
-                "%s: command not found (searched PATH and %s)" % (argv[0], ":".join(_SBIN_DIRS)))
+            raise FirewallUnavailableError("%s: command not found (%s)"
+                                           % (argv[0], _describe(self._search_path)))
         proc = subprocess.Popen(
             [path] + list(argv[1:]),
             stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,

@@ -153,8 +153,7 @@ class Firewall(object):
                     first = index
                     while first > 0 and self._groups[first].inherit_previous:
                         first -= 1
-                    for undo in self._groups[first:index + 1]:
-                        self._run(undo.rollback, undo, in_rollback=True)
+                    self._roll_back(self._groups[first:index + 1])
                     exc.commands = self._commands
                     raise
         finally:
@@ -162,9 +161,28 @@ class Firewall(object):
             self._backend.close()
         return self._commands
 
-    def _run(self, rules, group, in_rollback):
+    def _roll_back(self, groups):
+        """Run the rollback of ``groups`` in order. Undos recorded by auto_rollback that failed
+        are then tried again while that makes progress: with forward order, an earlier group's
+        undo (delete a chain) can need a later group's undo (empty that chain) to run first."""
+        failed = []
+        for group in groups:
+            self._run(group.rollback, group, True, failed)
+        pending = [(rule, group) for rule, group in failed if rule.is_undo]
+        while pending:
+            failed = []
+            if self._trace is not None:
+                self._trace("retrying %d undo rule(s) after the rest of the rollback" % len(pending))
+            for rule, group in pending:
+                self._run_one(rule, group, True, failed)
+            if len(failed) == len(pending):
+                break
+            pending = failed
+
+    def _run(self, rules, group, in_rollback, failed=None):
         """Run ``rules`` in order, batching where the backend can. ``rules`` may grow while it
-        runs (query callbacks add to the current group)."""
+        runs (query callbacks add to the current group). Rules whose failure was ignored are
+        added to ``failed`` as ``(rule, group)``."""
         index = 0
         while index < len(rules):
             rule = rules[index]
@@ -174,9 +192,9 @@ class Firewall(object):
                 while end < len(rules) and self._batch_key(rules[end], group, in_rollback) == key:
                     end += 1
             if end - index > 1:
-                self._run_batch(rules[index:end], group, in_rollback)
+                self._run_batch(rules[index:end], group, in_rollback, failed)
             else:
-                self._run_one(rule, group, in_rollback)
+                self._run_one(rule, group, in_rollback, failed)
             index = end
 
     def _batch_key(self, rule, group, in_rollback):
@@ -193,7 +211,7 @@ class Firewall(object):
     def _wants_undo(self, group, in_rollback):
         return group.auto_rollback and not in_rollback
 
-    def _run_batch(self, rules, group, in_rollback):
+    def _run_batch(self, rules, group, in_rollback, failed):
         echo = self._wants_undo(group, in_rollback)
         try:
             result = self._backend.run_batch(rules, echo)
@@ -207,17 +225,17 @@ class Firewall(object):
             # per-rule outcome, failing rule and ignored errors included.
             self._ignored(exc, "batch failed, replaying it rule by rule")
             for rule in rules:
-                self._run_one(rule, group, in_rollback)
+                self._run_one(rule, group, in_rollback, failed)
             return
         if not self._backend.atomic_batches:
-            self._pipelined(rules, result, group, in_rollback, echo)
+            self._pipelined(rules, result, group, in_rollback, echo, failed)
             return
         command, output = result
         self._ran(command)
         if echo and not self.dry_run:
             self._record_undo(group, self._backend.undo_batch(rules, output))
 
-    def _pipelined(self, rules, results, group, in_rollback, echo):
+    def _pipelined(self, rules, results, group, in_rollback, echo, failed):
         """Account for a pipeline as if its rules had run one by one. Its batch key promised
         that rules run past a failure are either ignored failures or undone by the rollback."""
         failure = None
@@ -230,6 +248,8 @@ class Firewall(object):
                     not isinstance(outcome, FirewallUnavailableError)
                     and (rule.ignore_errors or group.ignore_errors))):
                 self._ignored(outcome)
+                if failed is not None:
+                    failed.append((rule, group))
             elif failure is None:
                 failure = outcome
                 self._commands.append(command)
@@ -240,7 +260,7 @@ class Firewall(object):
         if failure is not None:
             raise failure
 
-    def _run_one(self, rule, group, in_rollback):
+    def _run_one(self, rule, group, in_rollback, failed=None):
         echo = self._wants_undo(group, in_rollback)
         try:
             command, output = self._backend.run_one(rule, echo)
@@ -252,6 +272,8 @@ class Firewall(object):
         except FirewallError as exc:
             if in_rollback or rule.ignore_errors or group.ignore_errors:
                 self._ignored(exc)
+                if failed is not None:
+                    failed.append((rule, group))
                 return
             if exc.command is not None:
                 self._commands.append(exc.command)

@@ -14,6 +14,7 @@ from ansible_collections.virtkit.host.plugins.module_utils.firewall.iptables imp
     undo_args,
 )
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.nftables import echoed_handles
+from ansible_collections.virtkit.host.plugins.module_utils.firewall.runner import ProcessRunner
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.transaction import (
     Firewall,
     resolve_backend,
@@ -74,11 +75,11 @@ def test_missing_binary_is_never_ignored():
 
 
 def test_missing_binary_message_from_the_process_runner():
-    fw = Firewall("iptables", runner=None, batch=False)
-    fw._backend.runner._paths["iptables"] = None  # pylint: disable=protected-access
+    fw = Firewall(IptablesBackend(ProcessRunner(search_path=["/nonexistent"])))
     fw.start_transaction()
     fw.add_rule("ipv4", "-A", "INPUT", "-j", "ACCEPT")
-    with pytest.raises(FirewallUnavailableError, match=r"iptables: command not found \(searched PATH"):
+    with pytest.raises(FirewallUnavailableError,
+                       match=r"^iptables: command not found \(searched /nonexistent\)$"):
         fw.apply()
 
 
@@ -124,6 +125,7 @@ def test_syntax_helpers():
     assert undo_args(("-I", "INPUT", "3", "-j", "X")) == ("-D", "INPUT", "-j", "X")
     assert undo_args(("--append", "X", "-j", "Y")) == ("--delete", "X", "-j", "Y")
     assert undo_args(("-t", "nat", "--new-chain", "X")) == ("-t", "nat", "--delete-chain", "X")
+    assert undo_args(("-N", "X", "-P", "RETURN", "-t", "nat")) == ("-X", "X", "-t", "nat")
     assert undo_args(("-D", "X", "-j", "Y")) is None
     assert undo_args(("-L",)) is None
     assert restore_line(("-A", "X", "--comment", "")) == ("filter", '-A X --comment ""')

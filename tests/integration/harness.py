@@ -1,0 +1,166 @@
+"""Real components for integration tests: a private network namespace per test, a private
+system bus, firewalld inside the namespace. Never touches the root namespace's firewall."""
+
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def require(*tools):
+    """Skip when a tool is missing; under CI (CI=true) a missing tool fails the test instead."""
+    missing = [tool for tool in tools if shutil.which(tool, path=os.environ.get("PATH", "") +
+                                                   ":/usr/sbin:/sbin") is None]
+    if missing:
+        message = "missing: %s (make deps installs it)" % ", ".join(missing)
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+class NetworkNamespace(object):
+    """Moves this thread into a new network namespace (so do the processes it starts) and back.
+
+    Guard: refuses to go on unless the namespace entered differs from the one it left.
+    """
+
+    def __init__(self):
+        self._saved = None
+
+    def __enter__(self):
+        self._saved = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        if _libc.unshare(CLONE_NEWNET) != 0:
+            errno = ctypes.get_errno()
+            os.close(self._saved)
+            pytest.fail("unshare(CLONE_NEWNET) failed: %s" % os.strerror(errno))
+        if os.stat("/proc/thread-self/ns/net").st_ino == os.fstat(self._saved).st_ino:
+            self.__exit__()
+            pytest.fail("refusing to run: unshare() left this thread in its old namespace")
+        return self
+
+    def __exit__(self, *exc):
+        if _libc.setns(self._saved, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "setns back to the test's namespace failed")
+        os.close(self._saved)
+
+
+def run(*argv, **kwargs):
+    """Run a command in the current namespace; returns stdout; fails the test on error."""
+    proc = subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, check=False, **kwargs)
+    if proc.returncode != 0:
+        pytest.fail("%s failed (%d): %s" % (" ".join(argv), proc.returncode, proc.stderr))
+    return proc.stdout
+
+
+def ruleset():
+    """Everything netfilter holds in this namespace, comments (timestamps) left out."""
+    texts = [run("nft", "list", "ruleset")]
+    for save in ("iptables-save", "ip6tables-save", "ebtables-save"):
+        texts.append(run(save))
+    return "\n".join(line for text in texts for line in text.splitlines()
+                     if not line.startswith("#"))
+
+
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <auth>EXTERNAL</auth>
+  <listen>unix:path={socket}</listen>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_type="method_return"/>
+    <allow send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="signal"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+  </policy>
+  <include ignore_missing="yes">/usr/share/dbus-1/system.d/FirewallD.conf</include>
+</busconfig>
+"""
+
+
+class PrivateBus(object):
+    """A dbus-daemon of type system on a socket of its own."""
+
+    def __init__(self):
+        require("dbus-daemon")
+        self.directory = tempfile.mkdtemp(prefix="virtkit-bus-")
+        self.address = "unix:path=%s/bus.sock" % self.directory
+        config = os.path.join(self.directory, "bus.conf")
+        with open(config, "w") as handle:
+            handle.write(BUS_CONFIG.format(socket=os.path.join(self.directory, "bus.sock")))
+        out = run("dbus-daemon", "--config-file=" + config, "--fork", "--print-pid")
+        self.pid = int(out.split()[0])
+
+    def stop(self):
+        try:
+            os.kill(self.pid, signal.SIGTERM)
+        except OSError:
+            pass
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class Firewalld(object):
+    """firewalld in the current network namespace, on ``bus``, with the given backend."""
+
+    def __init__(self, bus, backend):
+        require("firewalld", "/usr/bin/python3")
+        self.directory = tempfile.mkdtemp(prefix="virtkit-firewalld-")
+        with open(os.path.join(self.directory, "firewalld.conf"), "w") as handle:
+            handle.write("FirewallBackend=%s\nDefaultZone=public\nCleanupOnExit=yes\n" % backend)
+        self.log = open(os.path.join(self.directory, "firewalld.log"), "w+")
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus.address)
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", shutil.which("firewalld", path="/usr/sbin:/usr/bin"),
+             "--nofork", "--nopid", "--system-config", self.directory, "--log-target", "console"],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self._wait_running(bus.address)
+
+    def _wait_running(self, address):
+        from ansible_collections.virtkit.host.plugins.module_utils.firewall.firewalld import (  # pylint: disable=import-outside-toplevel
+            BUS_NAME,
+            OBJECT_PATH,
+            FirewalldClient,
+        )
+        client = FirewalldClient(address)
+        try:
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                error, body = client.call(BUS_NAME, OBJECT_PATH, "org.freedesktop.DBus.Properties",
+                                          "Get", "ss", [BUS_NAME, "state"])
+                if error is None and body[0].value == "RUNNING":
+                    return
+                time.sleep(0.05)
+        finally:
+            client.close()
+        self.log.seek(0)
+        self.stop()
+        pytest.fail("firewalld did not start:\n" + self.log.read())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+        shutil.rmtree("/run/firewalld", ignore_errors=True)  # firewalld hard-codes it
