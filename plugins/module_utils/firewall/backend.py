@@ -67,6 +67,12 @@ class Backend(object):
             raise FirewallUnavailableError("%s: cannot run: %s" % (argv[0], exc), command=command)
         if status != 0:
             raise FirewallError(
-                "%s failed (exit status %d): %s" % (command, status, (err or out).strip()),
+                "%s failed (exit status %d): %s" % (command, status, _tool_message(err or out)),
                 command=command, status=status, stderr=err)
         return command, out
+
+
+def _tool_message(text):
+    """The tool's error without the usage hint iptables appends to it."""
+    return "\n".join(line for line in text.strip().splitlines()
+                     if not line.startswith("Try `")).strip()

@@ -24,6 +24,7 @@ BUS_NAME = "org.fedoraproject.FirewallD1"
 OBJECT_PATH = "/org/fedoraproject/FirewallD1"
 DIRECT_INTERFACE = "org.fedoraproject.FirewallD1.direct"
 IPV = {LAYER_ETHERNET: "eb", LAYER_IPV4: "ipv4", LAYER_IPV6: "ipv6"}
+PIPELINE_WINDOW = 32  # passthrough calls in flight at once
 
 
 class FirewalldClient(object):
@@ -81,10 +82,22 @@ class FirewalldClient(object):
     def passthrough_many(self, calls):
         """Send every ``(ipv, args)`` call before reading any reply: firewalld handles them in
         order, and the round trips overlap. Returns ``(error_name, body)`` per call."""
-        replies = self._loop.run_until_complete(self._asyncio.gather(
-            *[self._bus.call(self._passthrough_message(ipv, args)) for ipv, args in calls]))
+        replies = self._loop.run_until_complete(self._call_all(
+            [self._passthrough_message(ipv, args) for ipv, args in calls]))
         return [(reply.error_name, reply.body) if reply.message_type == self._error_type
                 else (None, reply.body) for reply in replies]
+
+    async def _call_all(self, messages):
+        # A bounded window: dbus-next takes a full socket buffer (EAGAIN) for a broken
+        # connection, so never queue more than a few dozen calls at once. The semaphore wakes
+        # waiters in order, so the calls still go out in order.
+        window = self._asyncio.Semaphore(PIPELINE_WINDOW)
+
+        async def call(message):
+            async with window:
+                return await self._bus.call(message)
+
+        return await self._asyncio.gather(*[call(message) for message in messages])
 
     def close(self):
         try:

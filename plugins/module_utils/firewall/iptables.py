@@ -3,6 +3,8 @@
 """The iptables family: iptables, ip6tables and ebtables run directly, and the
 ``*-restore --noflush`` batch path."""
 
+import re
+
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.backend import Backend
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.model import (
     LAYER_ETHERNET,
@@ -29,7 +31,7 @@ _BATCHABLE = frozenset(_APPEND + _INSERT + _NEW_CHAIN + (
 _COMMANDS = _BATCHABLE | frozenset((
     "-L", "--list", "-S", "--list-rules", "-C", "--check", "--change-counters"))
 # The restore tokenizer treats these specially; such rules are not batched.
-_UNSAFE_IN_RESTORE = ('"', "'", "\\", "\n", "\r")
+_UNSAFE_IN_RESTORE = re.compile(r"[\"'\\\n\r]")
 
 
 def split_table(args):
@@ -88,16 +90,32 @@ def undo_args(args):
 
 
 def restore_line(args):
-    """``(table, line)`` for a restore file, or None when the rule cannot be batched."""
-    index = find_command(args)
-    if index is None or args[index] not in _BATCHABLE:
-        return None
-    table, rest = split_table(args)
+    """``(table, line)`` for a restore file, or None when the rule cannot be batched.
+
+    One pass over the arguments: this runs for every rule of a batch.
+    """
+    table = "filter"
     words = []
-    for arg in rest:
-        if any(char in arg for char in _UNSAFE_IN_RESTORE):
+    command = None
+    expect_table = False
+    for arg in args:
+        if expect_table:
+            table = arg
+            expect_table = False
+            continue
+        if arg == "-t" or arg == "--table":
+            expect_table = True
+            continue
+        if arg.startswith("--table="):
+            table = arg[8:]
+            continue
+        if command is None and arg in _COMMANDS:
+            command = arg
+        if _UNSAFE_IN_RESTORE.search(arg):
             return None
-        words.append('"%s"' % arg if (not arg or " " in arg or "\t" in arg) else arg)
+        words.append(arg if arg and " " not in arg and "\t" not in arg else '"%s"' % arg)
+    if command is None or command not in _BATCHABLE:
+        return None
     return table, " ".join(words)
 
 
@@ -138,8 +156,10 @@ class IptablesBackend(IptablesSyntaxBackend):
     def batch_key(self, rule, ignored, undoable):
         if not self._batch:
             return None
-        line = restore_line(rule.args)
-        if line is None or not self._can_restore(rule.layer):
+        line = rule.prepared
+        if line is None:
+            line = rule.prepared = restore_line(rule.args) or False
+        if not line or not self._can_restore(rule.layer):
             return None
         return (rule.layer, line[0])
 
@@ -150,11 +170,8 @@ class IptablesBackend(IptablesSyntaxBackend):
     def run_batch(self, rules, echo):
         layer = rules[0].layer
         _tool, lock, restore = TOOLS[layer]
-        table = None
-        lines = []
-        for rule in rules:
-            table, line = restore_line(rule.args)
-            lines.append(line)
-        text = "*%s\n%s\nCOMMIT\n" % (table, "\n".join(lines))
+        # batch_key() prepared every rule of the batch, all for one table.
+        text = "*%s\n%s\nCOMMIT\n" % (rules[0].prepared[0],
+                                        "\n".join(rule.prepared[1] for rule in rules))
         argv = [restore, "--noflush"] if layer == LAYER_ETHERNET else [restore, lock, "--noflush"]
         return self.execute(argv, text)

@@ -15,7 +15,7 @@ LAYERS = (LAYER_ETHERNET, LAYER_IPV4, LAYER_IPV6)
 class Rule(object):
     """One firewall command: its layer and its arguments, without the tool's name."""
 
-    __slots__ = ("layer", "args", "ignore_errors", "query", "is_undo")
+    __slots__ = ("layer", "args", "ignore_errors", "query", "is_undo", "prepared")
 
     def __init__(self, layer, args, ignore_errors=False, query=None):
         if layer not in LAYERS:
@@ -38,6 +38,7 @@ class Rule(object):
         self.ignore_errors = ignore_errors
         self.query = query
         self.is_undo = False  # recorded by auto_rollback, not written by the caller
+        self.prepared = None  # the backend's batch form of the rule, computed once
 
     @classmethod
     def undo(cls, layer, args):
