@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Time to apply N rules to a custom chain, in a private network namespace.
 
 Compares, in one run: one iptables process per rule, firewall-cmd --direct --passthrough per
@@ -88,7 +87,7 @@ def firewall_cmd(count):
 def measure(method, count, kind, repeat, setup=None):
     """Median seconds over `repeat` runs, each in a fresh namespace (set-up not timed)."""
     times = []
-    for _ in range(repeat):
+    for _run in range(repeat):
         with NetworkNamespace():
             daemon = setup() if setup else None
             try:
@@ -113,7 +112,10 @@ def main():
 
     bus = PrivateBus()
     os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = bus.address  # for firewall-cmd and the engine
-    start_firewalld = lambda: Firewalld(bus, "nftables")  # noqa: E731
+
+    def start_firewalld():
+        return Firewalld(bus, "nftables")
+
     methods = [
         # label, function, rule syntax, repeat factor, setup, sizes allowed
         ("iptables: one process per rule", per_process, "iptables", 1, None, None),

@@ -17,8 +17,8 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 def require(*tools):
     """Skip when a tool is missing; under CI (CI=true) a missing tool fails the test instead."""
-    missing = [tool for tool in tools if shutil.which(tool, path=os.environ.get("PATH", "") +
-                                                   ":/usr/sbin:/sbin") is None]
+    path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    missing = [tool for tool in tools if shutil.which(tool, path=path) is None]
     if missing:
         message = "missing: %s (make deps installs it)" % ", ".join(missing)
         if os.environ.get("CI") == "true":

@@ -115,8 +115,8 @@ def test_transaction_applies_every_layer(netns, backend):
         assert "-A VK_PRT -s 192.168.122.0/24 ! -d 192.168.122.0/24 -j MASQUERADE" in run(
             "iptables-save", "-t", "nat")
         assert "-j vk-I-vnet0" in run("ebtables", "-t", "nat", "-L", "PREROUTING")
-        assert "-s ! 52:54:00:12:34:56 -j DROP" in run("ebtables", "-t", "nat", "-L",
-                                                        "vk-I-vnet0")
+        chain = run("ebtables", "-t", "nat", "-L", "vk-I-vnet0")
+        assert "-s ! 52:54:00:12:34:56 -j DROP" in chain
     if backend.endswith("per-rule"):
         assert all(command.input is None for command in commands)
     else:

@@ -171,7 +171,7 @@ class IptablesBackend(IptablesSyntaxBackend):
         layer = rules[0].layer
         _tool, lock, restore = TOOLS[layer]
         # batch_key() prepared every rule of the batch, all for one table.
-        text = "*%s\n%s\nCOMMIT\n" % (rules[0].prepared[0],
-                                        "\n".join(rule.prepared[1] for rule in rules))
+        lines = "\n".join(rule.prepared[1] for rule in rules)
+        text = "*%s\n%s\nCOMMIT\n" % (rules[0].prepared[0], lines)
         argv = [restore, "--noflush"] if layer == LAYER_ETHERNET else [restore, lock, "--noflush"]
         return self.execute(argv, text)

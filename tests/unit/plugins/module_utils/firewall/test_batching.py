@@ -138,9 +138,9 @@ def test_nft_batch_and_handles_for_auto_rollback():
     with pytest.raises(FirewallError) as info:
         fw.apply()
     assert argvs(info.value.commands) == [
-        (["nft", "-ae", "-f", "-"], "add table ip t\ncreate chain ip t c\n"
-                                     "add rule ip t c counter accept\n"
-                                     "insert rule ip t c ip saddr 1.2.3.4 drop\n"),
+        (["nft", "-ae", "-f", "-"],
+         "add table ip t\ncreate chain ip t c\nadd rule ip t c counter accept\n"
+         "insert rule ip t c ip saddr 1.2.3.4 drop\n"),
         (["nft", "add", "rule", "ip", "t", "nosuch", "drop"], None),
         (["nft", "-f", "-"], "delete rule ip t c handle 8\ndelete rule ip t c handle 7\n"
                              "delete chain ip t c\n"),
