@@ -14,7 +14,7 @@ APT_PACKAGES := iptables nftables ebtables iproute2 dbus firewalld python3-firew
 export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
-.PHONY: all deps test unit integration sanity demo bench clean
+.PHONY: all deps compat test unit integration sanity demo bench clean
 
 all: test
 
@@ -44,7 +44,11 @@ integration: deps
 sanity: deps
 	hacking/sanity.sh $(VENV) --python 3.11
 
-test: deps
+# Code that runs on managed hosts must work on their oldest Python (3.8).
+compat: deps
+	$(VENV)/bin/vermin --no-tips --violations -t=3.8- plugins/
+
+test: deps compat
 	$(VENV)/bin/pytest -q tests/unit tests/integration $(PYTEST_ARGS)
 	hacking/sanity.sh $(VENV) --python 3.11
 

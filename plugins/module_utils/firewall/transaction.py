@@ -110,14 +110,11 @@ class Firewall(object):
         self._current.adding_rollback = True
         self._current.inherit_previous = inherit_previous
 
-    def add_rule(self, layer, *args, **options):
-        """Add one rule (``ignore_errors=False``, ``query=None``); returns it for remove_rule()."""
-        unknown = set(options) - {"ignore_errors", "query"}
-        if unknown:
-            raise FirewallError("add_rule() got unknown options: %s" % ", ".join(sorted(unknown)))
+    def add_rule(self, layer, *args, ignore_errors=False, query=None):
+        """Add one rule to the current group; returns it for remove_rule()."""
         if self._current is None:
             raise FirewallError("add_rule() needs a transaction: call start_transaction() first")
-        rule = Rule(layer, args, options.get("ignore_errors", False), options.get("query"))
+        rule = Rule(layer, args, ignore_errors, query)
         if self._current.adding_rollback:
             self._current.rollback.append(rule)
         else:

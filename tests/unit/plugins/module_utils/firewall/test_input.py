@@ -1,11 +1,14 @@
 """Bad input, backend choice, tracing, and the iptables/nft syntax helpers."""
 
+import sys
+
 import pytest
 
 from ansible_collections.virtkit.host.plugins.module_utils.firewall import firewalld
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import (
     FirewallError,
     FirewallUnavailableError,
+    MissingLibraryError,
 )
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.iptables import (
     IptablesBackend,
@@ -51,8 +54,8 @@ def test_rules_need_a_transaction():
 
 def test_unknown_options_and_uncallable_query():
     fw = new_firewall()
-    with pytest.raises(FirewallError, match="unknown options: ignore_error"):
-        fw.add_rule("ipv4", "-A", "INPUT", ignore_error=True)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'ignore_error'"):
+        fw.add_rule("ipv4", "-A", "INPUT", ignore_error=True)  # pylint: disable=unexpected-keyword-arg
     with pytest.raises(FirewallError, match="not callable"):
         fw.add_rule("ipv4", "-L", "INPUT", query="yes")
 
@@ -101,6 +104,18 @@ def test_auto_prefers_firewalld_then_nft_then_iptables(monkeypatch):
         "ansible_collections.virtkit.host.plugins.module_utils.firewall.transaction.firewalld_running",
         lambda address: True)
     assert resolve_backend("auto", FakeRunner()) == "firewalld"
+
+
+def test_firewalld_without_dbus_next_names_the_library(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dbus_next", None)  # import fails as if not installed
+    fw = Firewall("firewalld", runner=FakeRunner())
+    fw.start_transaction()
+    fw.add_rule("ipv4", "-A", "INPUT", "-j", "ACCEPT")
+    with pytest.raises(MissingLibraryError) as info:
+        fw.apply()
+    assert info.value.library == "dbus-next"
+    assert "needs the Python library dbus-next" in str(info.value)
+    assert firewalld.firewalld_running() is False
 
 
 def test_firewalld_unreachable_bus_is_not_running():
