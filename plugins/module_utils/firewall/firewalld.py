@@ -23,6 +23,7 @@ from ansible_collections.virtkit.host.plugins.module_utils.firewall.model import
 BUS_NAME = "org.fedoraproject.FirewallD1"
 OBJECT_PATH = "/org/fedoraproject/FirewallD1"
 DIRECT_INTERFACE = "org.fedoraproject.FirewallD1.direct"
+ZONE_INTERFACE = "org.fedoraproject.FirewallD1.zone"
 IPV = {LAYER_ETHERNET: "eb", LAYER_IPV4: "ipv4", LAYER_IPV6: "ipv6"}
 PIPELINE_WINDOW = 32  # passthrough calls in flight at once
 
@@ -71,6 +72,15 @@ class FirewalldClient(object):
         error, body = self.call("org.freedesktop.DBus", "/org/freedesktop/DBus",
                                 "org.freedesktop.DBus", "NameHasOwner", "s", [BUS_NAME])
         return error is None and bool(body[0])
+
+    def zone_call(self, member, signature="", body=None):
+        """A method of firewalld's zone interface; a DBus error becomes a FirewallError."""
+        error, reply = self.call(BUS_NAME, OBJECT_PATH, ZONE_INTERFACE, member, signature, body)
+        if error is not None:
+            text = reply[0] if reply and isinstance(reply[0], str) else ""
+            raise FirewallError("firewalld %s%s failed: %s: %s"
+                                % (member, tuple(body or ()), error, text), dbus_error=error)
+        return reply[0] if reply else None
 
     def _passthrough_message(self, ipv, args):
         return self._message(destination=BUS_NAME, path=OBJECT_PATH, interface=DIRECT_INTERFACE,

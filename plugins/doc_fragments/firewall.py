@@ -1,0 +1,51 @@
+# Copyright: (c) 2026, virtkit.host contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+
+class ModuleDocFragment(object):
+
+    # Options every module on the firewall engine takes.
+    DOCUMENTATION = r"""
+options:
+  backend:
+    description:
+      - How rules reach the kernel.
+      - V(auto) uses firewalld when it owns its name on the system bus, else nftables when
+        C(nft) is installed, else iptables.
+      - V(firewalld) talks to firewalld over DBus (never through C(firewall-cmd)).
+    type: str
+    choices: [auto, iptables, nftables, firewalld]
+    default: auto
+  batch:
+    description:
+      - Apply runs of rules as one C(iptables-restore --noflush) or C(nft -f) per table (one
+        pipelined DBus exchange with firewalld). The outcome is the same as one command per
+        rule, failures included; V(false) runs one command per rule.
+    type: bool
+    default: true
+notes:
+  - Every command the module runs (or, in check mode, would run) is returned in RV(commands);
+    with C(-vvv) the engine's trace of each command and each ignored error is returned in
+    RV(trace).
+requirements:
+  - The firewall tools of the chosen backend on the managed host (C(iptables), C(ip6tables),
+    C(ebtables), C(nft)); the Python library C(dbus-next) for firewalld.
+"""
+
+    # The attributes every module on the firewall engine has.
+    ATTRIBUTES = r"""
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+  idempotent:
+    description: When run twice in a row with the same arguments, the second run reports no change.
+    support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
+    platforms: posix
+"""

@@ -1,0 +1,230 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, virtkit.host contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: firewall
+short_description: Declare iptables, ip6tables and ebtables chains and rules, applied as one transaction
+version_added: 0.1.0
+description:
+  - Declares chains and rules that must be present or absent, each in its layer (V(ipv4) for
+    iptables, V(ipv6) for ip6tables, V(ethernet) for ebtables), table and chain, in iptables
+    syntax.
+  - Reads each table once (C(--list-rules); C(ebtables -L)), compares in the tool's own spelling
+    (the rules are spelled out in a scratch network namespace, so C(--protocol tcp
+    --destination-port 22) matches the C(-p tcp -m tcp --dport 22) the tool lists), then applies
+    everything missing in one transaction with automatic rollback. If any rule fails, every
+    change this task made is undone and the task fails with the rule and the tool's message.
+  - A rule is present when the chain holds it anywhere; O(rules[].position) only says where a
+    missing rule is inserted. A missing user chain that a present rule needs is created.
+extends_documentation_fragment:
+  - virtkit.host.firewall
+  - virtkit.host.firewall.attributes
+options:
+  rules:
+    description: Rules, in the order they are applied.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      layer:
+        description: Which tool the rule belongs to.
+        type: str
+        choices: [ipv4, ipv6, ethernet]
+        default: ipv4
+      table:
+        description: The table (V(filter), V(nat), V(mangle), V(raw), V(security); for ebtables
+          V(filter), V(nat), V(broute)).
+        type: str
+        default: filter
+      chain:
+        description: The chain.
+        type: str
+        required: true
+      rule:
+        description:
+          - Match and target in iptables syntax, without command, chain or table, as a string
+            (split like a shell would, without running one) or as a list of arguments.
+        type: raw
+        required: true
+      position:
+        description: Insert a missing rule at this position (1 is the top) instead of appending it.
+        type: int
+      state:
+        description: Wanted state of the rule; defaults to O(state). V(absent) deletes every copy.
+        type: str
+        choices: [present, absent]
+  chains:
+    description: User chains. An absent chain is flushed and deleted.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      layer:
+        description: Which tool the chain belongs to.
+        type: str
+        choices: [ipv4, ipv6, ethernet]
+        default: ipv4
+      table:
+        description: The table.
+        type: str
+        default: filter
+      name:
+        description: The chain's name.
+        type: str
+        required: true
+      state:
+        description: Wanted state of the chain; defaults to O(state).
+        type: str
+        choices: [present, absent]
+  state:
+    description: Wanted state of the rules and chains that do not set their own.
+    type: str
+    choices: [present, absent]
+    default: present
+  backend:
+    choices: [auto, iptables, firewalld]
+    description:
+      - V(auto) uses firewalld when it runs, else the iptables tools (C(iptables-nft) writes to
+        nftables). The rules are in iptables syntax, so the nftables backend does not apply.
+author:
+  - virtkit.host contributors
+"""
+
+EXAMPLES = r"""
+- name: Let SSH and the monitoring network in, in one transaction
+  virtkit.host.firewall:
+    chains:
+      - name: MONITORING
+    rules:
+      - chain: INPUT
+        rule: -p tcp --dport 22 -j ACCEPT
+      - chain: INPUT
+        rule: -s 10.9.0.0/16 -j MONITORING
+        position: 1
+      - chain: MONITORING
+        rule: [-p, tcp, --dport, "9100", -j, ACCEPT]
+      - layer: ipv6
+        chain: INPUT
+        rule: -p tcp --dport 22 -j ACCEPT
+
+- name: Drop a spoofed MAC on a bridge port (ebtables)
+  virtkit.host.firewall:
+    rules:
+      - layer: ethernet
+        chain: FORWARD
+        rule: -i vnet0 -s ! 52:54:00:12:34:56 -j DROP
+
+- name: Remove a chain and a rule
+  virtkit.host.firewall:
+    state: absent
+    rules:
+      - chain: INPUT
+        rule: -s 10.9.0.0/16 -j MONITORING
+    chains:
+      - name: MONITORING
+"""
+
+RETURN = r"""
+commands:
+  description:
+    - Every command that changed the firewall (in check mode, that would have), in order.
+      C(argv) is the command without its path; C(input) is the batch given to a
+      C(*-restore) tool; C(via) is C(firewalld) for DBus calls.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{argv: [iptables, -w, -t, filter, -A, INPUT, -p, tcp, --dport, "22", -j, ACCEPT]}]
+queries:
+  description: The read-only commands that read the state (one per table).
+  returned: always
+  type: list
+  elements: dict
+backend:
+  description: The backend used (V(iptables) or V(firewalld)).
+  returned: always
+  type: str
+trace:
+  description: The engine's trace, one line per command and per ignored error.
+  returned: with -vvv
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.virtkit.host.plugins.module_utils.firewall.declarative import (
+    DeclaredChain,
+    DeclaredRule,
+    RuleSet,
+)
+from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
+from ansible_collections.virtkit.host.plugins.module_utils.module_support import (
+    Trace,
+    command_list,
+    fail,
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            rules=dict(type="list", elements="dict", default=[], options=dict(
+                layer=dict(type="str", default="ipv4", choices=["ipv4", "ipv6", "ethernet"]),
+                table=dict(type="str", default="filter"),
+                chain=dict(type="str", required=True),
+                rule=dict(type="raw", required=True),
+                position=dict(type="int"),
+                state=dict(type="str", choices=["present", "absent"]),
+            )),
+            chains=dict(type="list", elements="dict", default=[], options=dict(
+                layer=dict(type="str", default="ipv4", choices=["ipv4", "ipv6", "ethernet"]),
+                table=dict(type="str", default="filter"),
+                name=dict(type="str", required=True),
+                state=dict(type="str", choices=["present", "absent"]),
+            )),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+            backend=dict(type="str", default="auto", choices=["auto", "iptables", "firewalld"]),
+            batch=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    trace = Trace(module)
+    result = dict(changed=False, commands=[], queries=[])
+    try:
+        rules = []
+        for index, rule in enumerate(params["rules"]):
+            spec = rule["rule"]
+            if not isinstance(spec, (str, list)):
+                raise FirewallError("rules[%d]: rule must be a string or a list, not %r"
+                                    % (index, spec))
+            rules.append(DeclaredRule(rule["layer"], rule["table"], rule["chain"], spec,
+                                      rule["position"], rule["state"] or params["state"],
+                                      where="rules[%d]" % index))
+        chains = [DeclaredChain(chain["layer"], chain["table"], chain["name"],
+                                chain["state"] or params["state"], where="chains[%d]" % index)
+                  for index, chain in enumerate(params["chains"])]
+        ruleset = RuleSet(params["backend"], check_mode=module.check_mode, batch=params["batch"],
+                          trace=trace.callback)
+        result["backend"] = ruleset.backend
+        changes, touched = ruleset.plan(chains, rules)
+        result["queries"] = command_list(ruleset.queries)
+        commands = ruleset.apply(changes)
+    except FirewallError as exc:
+        fail(module, exc, trace, **result)
+    result["commands"] = command_list(commands)
+    result["changed"] = bool(commands)
+    if module._diff:  # pylint: disable=protected-access
+        result["diff"] = [dict(
+            before_header="%s %s %s" % key, after_header="%s %s %s" % key,
+            before="".join(line + "\n" for line in before),
+            after="" if after is None else "".join(line + "\n" for line in after))
+            for key, (before, after) in sorted(touched.items())]
+    if trace.lines:
+        result["trace"] = trace.lines
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
