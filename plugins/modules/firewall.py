@@ -88,7 +88,7 @@ options:
       - V(auto) uses firewalld when it runs, else the iptables tools (C(iptables-nft) writes to
         nftables). The rules are in iptables syntax, so the nftables backend does not apply.
 author:
-  - virtkit.host contributors
+  - virtkit.host contributors (@virtkit)
 """
 
 EXAMPLES = r"""

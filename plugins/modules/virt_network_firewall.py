@@ -7,7 +7,7 @@ module: virt_network_firewall
 short_description: Firewall rules of libvirt virtual networks, as libvirt makes them
 version_added: 0.1.0
 description:
-  - Brings the firewall rules of libvirt virtual networks to the wanted state: exactly the
+  - Brings the firewall rules of libvirt virtual networks to the wanted state, with exactly the
     commands libvirt's network driver issues when it starts a network (its private chains
     C(LIBVIRT_INP), C(LIBVIRT_OUT), C(LIBVIRT_FWO), C(LIBVIRT_FWI), C(LIBVIRT_FWX), C(LIBVIRT_PRT)
     for iptables; the C(libvirt_network) tables for nftables), in libvirt's spelling and order.
@@ -107,7 +107,7 @@ options:
     choices: [present, absent]
     default: present
 author:
-  - virtkit.host contributors
+  - virtkit.host contributors (@virtkit)
 """
 
 EXAMPLES = r"""

@@ -5,7 +5,7 @@
 
 import ipaddress
 import re
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 FORWARD_MODES = ("none", "nat", "route", "open")
 # Linux interface names: at most 15 bytes, no slash, no white space, not "." or "..".
@@ -70,8 +70,8 @@ class NetworkDefinition(object):
         return [ip for ip in self.ips if ip.family == family]
 
     def __repr__(self):
-        return "NetworkDefinition(%s, bridge=%s, forward=%s)" % (self.name, self.bridge,
-                                                                  self.forward_mode)
+        return "NetworkDefinition(%s, bridge=%s, forward=%s)" % (
+            self.name, self.bridge, self.forward_mode)
 
 
 def ip_definition(address, prefix=None, netmask=None, family=None, has_dhcp=False, tftp=False,

@@ -244,9 +244,9 @@ class NetworkFirewall(object):
             if not present:
                 continue
             if self.backend == "nftables":
-                handle = next(h for t, h in self.state[layer].chains[chain]
-                              if t == text and (layer, chain, h) not in used)
-                used.add((layer, chain, h))
+                handle = next(candidate for listed, candidate in self.state[layer].chains[chain]
+                              if listed == text and (layer, chain, candidate) not in used)
+                used.add((layer, chain, handle))
                 deletions.append((("delete", "rule", args[2], NFT_TABLE, chain, "handle", handle),
                                   layer))
             else:
@@ -293,4 +293,3 @@ class NetworkFirewall(object):
             raise FirewallError("network %r: firewalld has no zone %r (libvirt's package installs "
                                 "the libvirt zone)" % (definition.name, wanted))
         return wanted
-

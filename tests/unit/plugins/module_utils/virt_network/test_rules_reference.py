@@ -26,6 +26,7 @@ from ansible_collections.virtkit.host.plugins.module_utils.virt_network.rules im
     nftables_rules,
 )
 
+
 def _checkout():
     path = os.path.dirname(os.path.abspath(__file__))
     while not os.path.exists(os.path.join(path, "galaxy.yml")):
@@ -149,9 +150,9 @@ def test_base_creates_only_what_is_missing():
         ("--table", "filter", "--insert", "FORWARD", "--jump", "LIBVIRT_FWO"),
         ("--table", "filter", "--new-chain", "LIBVIRT_FWI"),
     ]
-    assert nftables_base("ipv4", "ip", ({"forward", "guest_output", "guest_input", "guest_cross",
-                                          "guest_nat"},
-                                         {"guest_output", "guest_input", "guest_cross"})) == []
+    all_chains = {"forward", "guest_output", "guest_input", "guest_cross", "guest_nat"}
+    jumps = {"guest_output", "guest_input", "guest_cross"}
+    assert nftables_base("ipv4", "ip", (all_chains, jumps)) == []
 
 
 # Variations: the same networks with other names, subnets, prefixes and ports. The expected
