@@ -117,11 +117,16 @@ class PrivateBus(object):
 class Firewalld(object):
     """firewalld in the current network namespace, on ``bus``, with the given backend."""
 
-    def __init__(self, bus, backend):
+    def __init__(self, bus, backend, zones=None):
         require("firewalld", "/usr/bin/python3")
         self.directory = tempfile.mkdtemp(prefix="virtkit-firewalld-")
         with open(os.path.join(self.directory, "firewalld.conf"), "w") as handle:
             handle.write("FirewallBackend=%s\nDefaultZone=public\nCleanupOnExit=yes\n" % backend)
+        if zones:
+            os.mkdir(os.path.join(self.directory, "zones"))
+            for name, text in zones.items():
+                with open(os.path.join(self.directory, "zones", name + ".xml"), "w") as handle:
+                    handle.write(text)
         self.log = open(os.path.join(self.directory, "firewalld.log"), "w+")
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus.address)
         self.proc = subprocess.Popen(
@@ -164,3 +169,35 @@ class Firewalld(object):
         self.log.close()
         shutil.rmtree(self.directory, ignore_errors=True)
         shutil.rmtree("/run/firewalld", ignore_errors=True)  # firewalld hard-codes it
+
+
+def checkout():
+    path = os.path.dirname(os.path.abspath(__file__))
+    while not os.path.exists(os.path.join(path, "galaxy.yml")):
+        path = os.path.dirname(path)
+    return path
+
+
+def run_module(name, args, check=False, diff=False, verbosity=0, env=None):
+    """Run one of the collection's modules as Ansible does (a process reading its arguments),
+    in the current namespace; returns its result."""
+    import json  # pylint: disable=import-outside-toplevel
+    import sys  # pylint: disable=import-outside-toplevel
+    payload = {"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check, _ansible_diff=diff,
+                                           _ansible_verbosity=verbosity)}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(payload, handle)
+    environment = dict(os.environ, PYTHONPATH=os.path.join(checkout(), "build", "collections"))
+    environment.update(env or {})
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "ansible_collections.virtkit.host.plugins.modules." + name,
+             handle.name], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            universal_newlines=True, env=environment, check=False)
+    finally:
+        os.unlink(handle.name)
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        pytest.fail("module %s printed no result (exit %d):\n%s\n%s"
+                    % (name, proc.returncode, proc.stdout, proc.stderr))

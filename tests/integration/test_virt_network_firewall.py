@@ -1,0 +1,206 @@
+"""virt_network_firewall on real iptables, nft and firewalld, each test in its own namespace."""
+
+import os
+import shlex
+
+import pytest
+
+from harness import NetworkNamespace, checkout, ruleset, run, run_module
+
+REFERENCE = os.path.join(checkout(), "..", "shared", "reference", "libvirt", "networkxml2firewall")
+NETWORKS = ["forward-dev", "isolated", "nat-ipv6", "nat-ipv6-masquerade", "nat-many-ips",
+            "nat-no-dhcp", "nat-port-range", "nat-port-range-ipv6", "nat-tftp", "route-default"]
+
+
+def xml(name):
+    with open(os.path.join(REFERENCE, name + ".xml")) as handle:
+        return handle.read()
+
+
+def libvirt_commands(name):
+    """libvirt's own expected commands from the reference file (same format as its tests)."""
+    commands, current = [], []
+    with open(os.path.join(REFERENCE, name)) as handle:
+        for line in handle.read().splitlines():
+            continued = line.endswith(" \\")
+            current.append(line[:-2] if continued else line)
+            if not continued:
+                if "".join(current).strip():
+                    commands.append(shlex.split(" ".join(current)))
+                current = []
+    return commands
+
+
+def expected_file(name, syntax):
+    for suffix in (("-linux.nftables",) if syntax == "nft" else ("-linux.iptables", "-linux.args")):
+        if os.path.exists(os.path.join(REFERENCE, name + suffix)):
+            return name + suffix
+    return None
+
+
+def host():
+    run("ip", "link", "add", "virbr0", "type", "bridge")
+    run("ip", "link", "add", "enp0s7", "type", "bridge")
+
+
+def apply_like_libvirt(name, syntax):
+    """Run libvirt's literal command sequence for a network start on a fresh host."""
+    base = "base.nftables" if syntax == "nft" else "base.iptables"
+    for argv in libvirt_commands(base) + libvirt_commands(expected_file(name, syntax)):
+        if "list" in argv or "--list-rules" in argv:
+            continue  # libvirt's queries: nothing to apply
+        run(*argv)
+
+
+@pytest.mark.parametrize("syntax, name", [(syntax, name) for syntax in ("iptables", "nft")
+                                          for name in NETWORKS if expected_file(name, syntax)])
+def test_end_state_is_libvirts(syntax, name):
+    """The batched, table-grouped transaction leaves what libvirt's own commands leave."""
+    backend = "nftables" if syntax == "nft" else "iptables"
+    with NetworkNamespace():
+        host()
+        apply_like_libvirt(name, syntax)
+        libvirt = ruleset()
+    with NetworkNamespace():
+        host()
+        result = run_module("virt_network_firewall", {"backend": backend,
+                                                      "networks": [{"xml": xml(name)}]})
+        assert not result.get("failed"), result.get("msg")
+        assert result["changed"] and result["networks"][0]["action"] == "added"
+        assert ruleset() == libvirt
+        again = run_module("virt_network_firewall", {"backend": backend,
+                                                     "networks": [{"xml": xml(name)}]})
+        assert not again["changed"] and again["commands"] == []
+        assert again["networks"][0]["action"] == "unchanged"
+
+
+@pytest.mark.parametrize("backend", ["iptables", "nftables"])
+def test_check_mode_diff_and_idempotence(netns, backend):  # pylint: disable=unused-argument
+    host()
+    args = {"backend": backend, "networks": [
+        {"xml": xml("nat-ipv6-masquerade")},
+        {"name": "lab", "bridge": "virbr3", "forward_mode": "route",
+         "ips": [{"address": "10.5.0.1", "prefix": 24}], "state": "absent"}]}
+    before = ruleset()
+    checked = run_module("virt_network_firewall", args, check=True, diff=True)
+    assert checked["changed"] and checked["commands"]
+    assert ruleset() == before  # check mode changed nothing
+    assert "192.168.122.0/24" in checked["diff"][0]["after"] and checked["diff"][0]["before"] == ""
+    applied = run_module("virt_network_firewall", args, diff=True)
+    assert [c["argv"] for c in applied["commands"]] == [c["argv"] for c in checked["commands"]]
+    assert applied["diff"] == checked["diff"]
+    after = ruleset()
+    for check in (True, False):
+        again = run_module("virt_network_firewall", args, check=check, diff=True)
+        assert not again["changed"] and again["commands"] == [] and again["diff"] == []
+    assert ruleset() == after
+
+
+@pytest.mark.parametrize("backend", ["iptables", "nftables"])
+def test_absent_removes_exactly_one_network(backend):
+    other = {"name": "other", "bridge": "virbr1", "forward_mode": "nat",
+             "ips": [{"address": "10.7.0.1", "prefix": 24, "dhcp": True}]}
+    with NetworkNamespace():
+        host()
+        run("ip", "link", "add", "virbr1", "type", "bridge")
+        run_module("virt_network_firewall", {"backend": backend, "networks": [other]})
+        only_other = ruleset()
+    with NetworkNamespace():
+        host()
+        run("ip", "link", "add", "virbr1", "type", "bridge")
+        both = [{"xml": xml("nat-many-ips")}, other]
+        assert run_module("virt_network_firewall", {"backend": backend, "networks": both})["changed"]
+        removed = run_module("virt_network_firewall", {
+            "backend": backend, "networks": [{"xml": xml("nat-many-ips"), "state": "absent"}]})
+        assert removed["changed"] and removed["networks"][0]["action"] == "removed"
+        assert all("--delete" in c["argv"] or "delete" in c["argv"] or
+                   "--delete" in (c.get("input") or "") or "delete" in (c.get("input") or "")
+                   for c in removed["commands"])
+        assert ruleset() == only_other
+        again = run_module("virt_network_firewall", {
+            "backend": backend, "networks": [{"xml": xml("nat-many-ips"), "state": "absent"}]})
+        assert not again["changed"]
+
+
+def test_partial_network_is_reinstalled(netns):  # pylint: disable=unused-argument
+    host()
+    args = {"backend": "iptables", "networks": [{"xml": xml("nat-tftp")}]}
+    run_module("virt_network_firewall", args)
+    complete = ruleset()
+    run("iptables", "-w", "-D", "LIBVIRT_INP", "-i", "virbr0", "-p", "udp", "--dport", "69",
+        "-j", "ACCEPT")
+    result = run_module("virt_network_firewall", args)
+    assert result["networks"][0]["action"] == "reinstalled"
+    assert result["networks"][0]["present_before"] == result["networks"][0]["rules"] - 1
+    assert ruleset() == complete
+
+
+def test_failure_rolls_everything_back(netns):  # pylint: disable=unused-argument
+    """nft refuses a rule for a bridge that does not exist: the whole task is undone."""
+    host()
+    run("nft", "add table inet host")
+    before = ruleset()
+    result = run_module("virt_network_firewall", {"backend": "nftables", "networks": [
+        {"xml": xml("nat-many-ips")},
+        {"name": "ghost", "bridge": "nosuchbr", "forward_mode": "nat",
+         "ips": [{"address": "10.8.0.1", "prefix": 24}]}]})
+    assert result["failed"]
+    assert ruleset() == before
+
+
+@pytest.mark.parametrize("network, message", [
+    ({"xml": "<network><name>x</name>"}, "network XML does not parse"),
+    ({"xml": "<network><name>x</name></network>"}, "<bridge name='...'/> is missing"),
+    ({"name": "x", "bridge": "a/b"}, "bridge name 'a/b' is not a valid interface name"),
+    ({"name": "x", "bridge": "br9", "ips": [{"address": "10.0.0.300", "prefix": 24}]},
+     "networks[0].ips[0]: ip address '10.0.0.300' is not an IP address"),
+    ({"name": "x", "bridge": "br9", "forward_mode": "nat",
+      "nat_ports": {"start": 2000, "end": 1000}}, "NAT port range 2000-1000"),
+    ({"bridge": "br9"}, "networks[0]: name is required when xml is not given"),
+])
+def test_bad_input_is_named_and_nothing_changes(netns, network, message):  # pylint: disable=unused-argument
+    before = ruleset()
+    result = run_module("virt_network_firewall", {"backend": "iptables", "networks": [network]})
+    assert result["failed"] and message in result["msg"], result["msg"]
+    assert "Traceback" not in result.get("msg", "") and "exception" not in result
+    assert ruleset() == before
+
+
+def test_trace_with_verbosity(netns):  # pylint: disable=unused-argument
+    host()
+    result = run_module("virt_network_firewall", {"backend": "iptables",
+                                                  "networks": [{"xml": xml("route-default")}]},
+                        verbosity=3)
+    assert any(line.startswith("ran: iptables-restore") for line in result["trace"])
+    quiet = run_module("virt_network_firewall", {"backend": "iptables",
+                                                 "networks": [{"xml": xml("route-default")}]})
+    assert "trace" not in quiet
+
+
+ZONE = """<?xml version="1.0" encoding="utf-8"?>
+<zone target="ACCEPT"><short>libvirt</short></zone>
+"""
+
+
+def test_firewalld_host_uses_nftables_and_the_libvirt_zone(netns, private_bus):  # pylint: disable=unused-argument
+    from harness import Firewalld  # pylint: disable=import-outside-toplevel
+    host()
+    daemon = Firewalld(private_bus, "nftables", zones={"libvirt": ZONE})
+    try:
+        env = {"DBUS_SYSTEM_BUS_ADDRESS": private_bus.address}
+        args = {"networks": [{"xml": xml("nat-no-dhcp")}]}
+        checked = run_module("virt_network_firewall", args, check=True, env=env)
+        assert checked["changed"] and checked["zones"] == [
+            {"bridge": "virbr0", "before": "", "after": "libvirt"}]
+        result = run_module("virt_network_firewall", args, env=env)
+        assert not result.get("failed"), result.get("msg")
+        assert result["backend"] == "nftables" and result["zones"][0]["after"] == "libvirt"
+        assert "libvirt_network" in run("nft", "list", "tables")
+        again = run_module("virt_network_firewall", args, env=env)
+        assert not again["changed"] and again["zones"] == []
+        gone = run_module("virt_network_firewall", {"networks": [
+            {"xml": xml("nat-no-dhcp"), "state": "absent"}]}, env=env)
+        assert gone["changed"] and gone["zones"] == [
+            {"bridge": "virbr0", "before": "libvirt", "after": ""}]
+    finally:
+        daemon.stop()
