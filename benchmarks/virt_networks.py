@@ -1,0 +1,243 @@
+"""20 NAT networks (the articles' case) on one host, in a private network namespace.
+
+Compares, in one run:
+  * virtkit.host.virt_network_firewall, one task for all 20 networks (first apply and the
+    idempotent rerun; module time, and the whole ansible-playbook run);
+  * the same rules with one ansible.builtin.iptables task per rule (a loop: one module run per
+    rule), in one ansible-playbook run;
+  * the same rules with one firewall-cmd --direct --passthrough per rule (firewalld on a
+    private bus), and with one iptables process per rule (libvirt's own direct path).
+
+    python benchmarks/virt_networks.py [--networks 20] [--skip-slow]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+sys.path.insert(0, os.path.join(HERE, "..", "build", "collections"))
+
+# pylint: disable=wrong-import-position
+from harness import Firewalld, NetworkNamespace, PrivateBus, checkout, run, run_module  # noqa: E402
+
+from ansible_collections.virtkit.host.plugins.module_utils.virt_network.definition import (  # noqa: E402
+    NetworkDefinition,
+    ip_definition,
+)
+from ansible_collections.virtkit.host.plugins.module_utils.virt_network.rules import (  # noqa: E402
+    iptables_base,
+    iptables_rules,
+)
+
+
+def networks(count):
+    return [{"name": "net%d" % i, "bridge": "virbr%d" % (100 + i), "forward_mode": "nat",
+             "ips": [{"address": "10.100.%d.1" % i, "prefix": 24, "dhcp": True}]}
+            for i in range(count)]
+
+
+def all_rules(specs):
+    """libvirt's base chains and every network's rules, as (layer, args)."""
+    rules = iptables_base("ipv4", {}) + iptables_base("ipv6", {})
+    for spec in specs:
+        ip = spec["ips"][0]
+        rules += iptables_rules(NetworkDefinition(
+            spec["name"], spec["bridge"], "nat",
+            ips=[ip_definition(ip["address"], prefix=ip["prefix"], has_dhcp=True)]))
+    return rules
+
+
+def builtin_iptables_item(layer, args):
+    """The same rule as ansible.builtin.iptables parameters."""
+    item = {"ip_version": "ipv6" if layer == "ipv6" else "ipv4"}
+    words = list(args)
+    negate = False
+    index = 0
+    names = {"--table": "table", "--in-interface": "in_interface", "--out-interface": "out_interface",
+             "--protocol": "protocol", "-p": "protocol", "--destination-port": "destination_port",
+             "--source": "source", "--destination": "destination", "--jump": "jump",
+             "--to-ports": "to_ports", "--match": "match", "--ctstate": "ctstate"}
+    while index < len(words):
+        word = words[index]
+        if word == "!":
+            negate = True
+        elif word == "--insert":
+            item["action"] = "insert"
+            item["chain"] = words[index + 1]
+            index += 1
+        elif word == "--new-chain":
+            item["chain"] = words[index + 1]
+            item["chain_management"] = True
+            index += 1
+        elif word == "--checksum-fill":
+            pass  # ansible.builtin.iptables cannot say it: the rule is sent without it
+        elif word in names:
+            value = words[index + 1]
+            if negate:
+                value, negate = "!" + value, False
+            if names[word] in ("match", "ctstate"):
+                item[names[word]] = value.split(",")
+            else:
+                item[names[word]] = value
+            index += 1
+        index += 1
+    return item
+
+
+PLAYBOOK_ONE_TASK = """
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - virtkit.host.virt_network_firewall:
+        backend: iptables
+        networks: "{{ nets }}"
+"""
+
+PLAYBOOK_PER_RULE = """
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - ansible.builtin.iptables:
+        ip_version: "{{ item.ip_version }}"
+        table: "{{ item.table | default(omit) }}"
+        chain: "{{ item.chain }}"
+        action: "{{ item.action | default(omit) }}"
+        chain_management: "{{ item.chain_management | default(omit) }}"
+        in_interface: "{{ item.in_interface | default(omit) }}"
+        out_interface: "{{ item.out_interface | default(omit) }}"
+        protocol: "{{ item.protocol | default(omit) }}"
+        destination_port: "{{ item.destination_port | default(omit) }}"
+        source: "{{ item.source | default(omit) }}"
+        destination: "{{ item.destination | default(omit) }}"
+        match: "{{ item.match | default(omit) }}"
+        ctstate: "{{ item.ctstate | default(omit) }}"
+        jump: "{{ item.jump | default(omit) }}"
+        to_ports: "{{ item.to_ports | default(omit) }}"
+      loop: "{{ rules }}"
+"""
+
+
+def ansible_playbook(text, variables):
+    directory = tempfile.mkdtemp(prefix="virtkit-bench-")
+    book = os.path.join(directory, "play.yml")
+    extra = os.path.join(directory, "vars.json")
+    with open(book, "w") as handle:
+        handle.write(text)
+    with open(extra, "w") as handle:
+        json.dump(dict(variables, ansible_python_interpreter=sys.executable), handle)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(checkout(), "build", "collections"),
+               ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
+    start = time.perf_counter()
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+                           "-i", "localhost,", book, "-e", "@" + extra],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, env=env, check=False)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit("ansible-playbook failed:\n" + proc.stdout[-3000:])
+    return seconds
+
+
+def make_bridges(specs):
+    for spec in specs:
+        run("ip", "link", "add", spec["bridge"], "type", "bridge")
+
+
+def timed_module(args):
+    start = time.perf_counter()
+    result = run_module("virt_network_firewall", args)
+    seconds = time.perf_counter() - start
+    if result.get("failed"):
+        raise SystemExit("module failed: %s" % result.get("msg"))
+    return seconds, result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--networks", type=int, default=20)
+    parser.add_argument("--skip-slow", action="store_true",
+                        help="skip ansible.builtin.iptables and firewall-cmd (minutes)")
+    options = parser.parse_args()
+    specs = networks(options.networks)
+    rules = all_rules(specs)
+    results = {}
+
+    def report(label, seconds):
+        results[label] = seconds
+        print("%-62s %8.3f s" % (label, seconds), flush=True)
+
+    print("%d NAT networks, %d rules (libvirt's base chains included)\n"
+          % (len(specs), len(rules)))
+    for backend in ("iptables", "nftables"):
+        with NetworkNamespace():
+            make_bridges(specs)
+            seconds, first = timed_module({"backend": backend, "networks": specs})
+            report("virt_network_firewall (%s): first apply, module" % backend, seconds)
+            seconds, again = timed_module({"backend": backend, "networks": specs})
+            assert not again["changed"]
+            report("virt_network_firewall (%s): idempotent rerun, module" % backend, seconds)
+            print("    %d commands on first apply, %d reads on rerun"
+                  % (len(first["commands"]), len(again["queries"])))
+    with NetworkNamespace():
+        make_bridges(specs)
+        report("virt_network_firewall: ansible-playbook, one task",
+               ansible_playbook(PLAYBOOK_ONE_TASK, {"nets": specs}))
+    with NetworkNamespace():
+        start = time.perf_counter()
+        for layer, args in rules:
+            subprocess.run(["iptables" if layer == "ipv4" else "ip6tables", "-w"] + list(args),
+                           check=True)
+        report("one iptables process per rule (libvirt's direct path)",
+               time.perf_counter() - start)
+    if not options.skip_slow:
+        with NetworkNamespace():
+            items = [builtin_iptables_item(layer, args) for layer, args in rules]
+            report("ansible.builtin.iptables: one task per rule, ansible-playbook",
+                   ansible_playbook(PLAYBOOK_PER_RULE, {"rules": items}))
+        bus = PrivateBus()
+        try:
+            with NetworkNamespace():
+                daemon = Firewalld(bus, "iptables")
+                try:
+                    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus.address)
+                    start = time.perf_counter()
+                    for layer, args in rules:
+                        subprocess.run(["firewall-cmd", "--direct", "--passthrough", layer] +
+                                       list(args), check=True, env=env, stdout=subprocess.DEVNULL)
+                    report("firewall-cmd --direct --passthrough per rule",
+                           time.perf_counter() - start)
+                    start = time.perf_counter()
+                    result = run_module("virt_network_firewall",
+                                        {"backend": "iptables", "networks": specs})
+                    assert not result.get("failed")
+                finally:
+                    daemon.stop()
+        finally:
+            bus.stop()
+
+    print("\nRatios (same run):")
+    fast = "virt_network_firewall (iptables): first apply, module"
+    for slow in ("ansible.builtin.iptables: one task per rule, ansible-playbook",
+                 "firewall-cmd --direct --passthrough per rule",
+                 "one iptables process per rule (libvirt's direct path)"):
+        if slow in results:
+            print("  %-60s %7.1fx" % (slow + " / module", results[slow] / results[fast]))
+    playbook = "virt_network_firewall: ansible-playbook, one task"
+    slow = "ansible.builtin.iptables: one task per rule, ansible-playbook"
+    if slow in results:
+        print("  %-60s %7.1fx  (target >= 20x)" % ("ansible.builtin.iptables playbook / our playbook",
+                                                  results[slow] / results[playbook]))
+    rerun = results["virt_network_firewall (iptables): idempotent rerun, module"]
+    print("  idempotent rerun of all networks: %.3f s (target < 1 s)" % rerun)
+
+
+if __name__ == "__main__":
+    main()

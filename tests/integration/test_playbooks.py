@@ -1,0 +1,61 @@
+"""playbooks/virt_networks.yml through ansible-playbook on a local host in a namespace."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from harness import checkout, ruleset, run
+
+INVENTORY = {
+    "all": {"children": {"libvirt_hosts": {"hosts": {"hypervisor1": {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": sys.executable,
+        "virt_network_become": False,
+        "virt_network_firewall_backend": "iptables",
+        "virt_networks": [
+            {"name": "default", "bridge": "virbr0", "forward_mode": "nat",
+             "ips": [{"address": "192.168.122.1", "prefix": 24, "dhcp": True}]},
+            {"name": "lab", "bridge": "virbr5", "forward_mode": "route",
+             "ips": [{"address": "10.5.0.1", "netmask": "255.255.255.0"},
+                     {"address": "fd00:5::1", "prefix": 64}]},
+        ]}}}}}}
+
+
+def playbook(*options):
+    inventory = os.path.join(os.environ.get("TMPDIR", "/tmp"), "virtkit-inventory-%d.json" % os.getpid())
+    with open(inventory, "w") as handle:
+        json.dump(INVENTORY, handle)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(checkout(), "build", "collections"),
+               ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               ANSIBLE_LOCAL_TEMP=os.path.join(os.environ.get("TMPDIR", "/tmp"), "virtkit-ansible"))
+    proc = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory,
+         os.path.join(checkout(), "playbooks", "virt_networks.yml")] + list(options),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
+        check=False)
+    os.unlink(inventory)
+    recap = re.search(r"hypervisor1\s*: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
+                      proc.stdout)
+    if proc.returncode != 0 or not recap:
+        pytest.fail("ansible-playbook failed (%d):\n%s" % (proc.returncode, proc.stdout))
+    return int(recap.group(2)), proc.stdout
+
+
+def test_check_diff_apply_and_rerun(netns):  # pylint: disable=unused-argument
+    run("ip", "link", "add", "virbr0", "type", "bridge")
+    before = ruleset()
+    changed, output = playbook("--check", "--diff")
+    assert changed == 1 and ruleset() == before
+    assert "+ipv4 nat/LIBVIRT_PRT: -A LIBVIRT_PRT -s 192.168.122.0/24" in output
+    changed, _output = playbook()
+    assert changed == 1
+    assert "-A LIBVIRT_FWI -d 10.5.0.0/24 -o virbr5 -j ACCEPT" in run("iptables", "-S")
+    assert "-A LIBVIRT_FWO -s fd00:5::/64 -i virbr5 -j ACCEPT" in run("ip6tables", "-S")
+    changed, _output = playbook()
+    assert changed == 0
+    changed, _output = playbook("--check", "--diff")
+    assert changed == 0
