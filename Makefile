@@ -57,6 +57,7 @@ demo: deps
 
 bench: deps
 	$(VENV)/bin/python benchmarks/firewall_apply.py
+	$(VENV)/bin/python benchmarks/virt_networks.py
 
 clean:
 	rm -rf $(BUILD) tests/output

@@ -4,12 +4,12 @@
 
 DOCUMENTATION = r"""
 module: firewall
-short_description: Declare iptables, ip6tables and ebtables chains and rules, applied as one transaction
+short_description: Declare firewall chains and rules (iptables, ip6tables, ebtables or nft syntax), applied as one transaction
 version_added: 0.1.0
 description:
   - Declares chains and rules that must be present or absent, each in its layer (V(ipv4) for
     iptables, V(ipv6) for ip6tables, V(ethernet) for ebtables), table and chain, in iptables
-    syntax.
+    syntax; with O(backend=nftables), in nft syntax, in an nft table of any family.
   - Reads each table once (C(--list-rules); C(ebtables -L)), compares in the tool's own spelling
     (the rules are spelled out in a scratch network namespace, so C(--protocol tcp
     --destination-port 22) matches the C(-p tcp -m tcp --dport 22) the tool lists), then applies
@@ -45,8 +45,15 @@ options:
         description:
           - Match and target in iptables syntax, without command, chain or table, as a string
             (split like a shell would, without running one) or as a list of arguments.
+          - With O(backend=nftables), the rule's statements in nft syntax (C(tcp dport 22 accept)).
         type: raw
         required: true
+      family:
+        description:
+          - nft family of the table (nftables backend only); by default V(ip), V(ip6) or
+            V(bridge) after O(rules[].layer).
+        type: str
+        choices: [ip, ip6, inet, arp, bridge, netdev]
       position:
         description: Insert a missing rule at this position (1 is the top) instead of appending it.
         type: int
@@ -73,6 +80,15 @@ options:
         description: The chain's name.
         type: str
         required: true
+      family:
+        description: nft family of the table (nftables backend only), as for rules.
+        type: str
+        choices: [ip, ip6, inet, arp, bridge, netdev]
+      spec:
+        description:
+          - nft base chain definition (nftables backend only), for example
+            C({ type filter hook input priority 0; policy accept; }).
+        type: str
       state:
         description: Wanted state of the chain; defaults to O(state).
         type: str
@@ -83,10 +99,11 @@ options:
     choices: [present, absent]
     default: present
   backend:
-    choices: [auto, iptables, firewalld]
+    choices: [auto, iptables, nftables, firewalld]
     description:
       - V(auto) uses firewalld when it runs, else the iptables tools (C(iptables-nft) writes to
-        nftables). The rules are in iptables syntax, so the nftables backend does not apply.
+        nftables); the rules are then in iptables syntax.
+      - V(nftables) takes rules in nft syntax, and missing tables and chains are created.
 author:
   - virtkit.host contributors (@virtkit)
 """
@@ -115,6 +132,15 @@ EXAMPLES = r"""
         chain: FORWARD
         rule: -i vnet0 -s ! 52:54:00:12:34:56 -j DROP
 
+- name: The same with nft, in a table of its own
+  virtkit.host.firewall:
+    backend: nftables
+    chains:
+      - {family: inet, table: host, name: input, spec: "{ type filter hook input priority 0; policy accept; }"}
+    rules:
+      - {family: inet, table: host, chain: input, rule: tcp dport 22 accept}
+      - {family: inet, table: host, chain: input, rule: iif lo accept, position: 1}
+
 - name: Remove a chain and a rule
   virtkit.host.firewall:
     state: absent
@@ -141,7 +167,7 @@ queries:
   type: list
   elements: dict
 backend:
-  description: The backend used (V(iptables) or V(firewalld)).
+  description: The backend used (V(iptables), V(nftables) or V(firewalld)).
   returned: always
   type: str
 trace:
@@ -165,6 +191,8 @@ from ansible_collections.virtkit.host.plugins.module_utils.module_support import
     fail,
 )
 
+FAMILIES = ["ip", "ip6", "inet", "arp", "bridge", "netdev"]
+
 
 def main():
     module = AnsibleModule(
@@ -175,16 +203,20 @@ def main():
                 chain=dict(type="str", required=True),
                 rule=dict(type="raw", required=True),
                 position=dict(type="int"),
+                family=dict(type="str", choices=FAMILIES),
                 state=dict(type="str", choices=["present", "absent"]),
             )),
             chains=dict(type="list", elements="dict", default=[], options=dict(
                 layer=dict(type="str", default="ipv4", choices=["ipv4", "ipv6", "ethernet"]),
                 table=dict(type="str", default="filter"),
                 name=dict(type="str", required=True),
+                family=dict(type="str", choices=FAMILIES),
+                spec=dict(type="str"),
                 state=dict(type="str", choices=["present", "absent"]),
             )),
             state=dict(type="str", default="present", choices=["present", "absent"]),
-            backend=dict(type="str", default="auto", choices=["auto", "iptables", "firewalld"]),
+            backend=dict(type="str", default="auto",
+                         choices=["auto", "iptables", "nftables", "firewalld"]),
             batch=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
@@ -193,6 +225,9 @@ def main():
     trace = Trace(module)
     result = dict(changed=False, commands=[], queries=[])
     try:
+        ruleset = RuleSet(params["backend"], check_mode=module.check_mode, batch=params["batch"],
+                          trace=trace.callback)
+        result["backend"] = ruleset.backend
         rules = []
         for index, rule in enumerate(params["rules"]):
             spec = rule["rule"]
@@ -201,13 +236,12 @@ def main():
                                     % (index, spec))
             rules.append(DeclaredRule(rule["layer"], rule["table"], rule["chain"], spec,
                                       rule["position"], rule["state"] or params["state"],
-                                      where="rules[%d]" % index))
+                                      where="rules[%d]" % index, syntax=ruleset.syntax,
+                                      family=rule["family"]))
         chains = [DeclaredChain(chain["layer"], chain["table"], chain["name"],
-                                chain["state"] or params["state"], where="chains[%d]" % index)
+                                chain["state"] or params["state"], where="chains[%d]" % index,
+                                syntax=ruleset.syntax, family=chain["family"], spec=chain["spec"])
                   for index, chain in enumerate(params["chains"])]
-        ruleset = RuleSet(params["backend"], check_mode=module.check_mode, batch=params["batch"],
-                          trace=trace.callback)
-        result["backend"] = ruleset.backend
         changes, touched = ruleset.plan(chains, rules)
         result["queries"] = command_list(ruleset.queries)
         commands = ruleset.apply(changes)

@@ -98,3 +98,56 @@ def test_through_firewalld(netns, private_bus):  # pylint: disable=unused-argume
         assert not again["changed"] and again["commands"] == []
     finally:
         daemon.stop()
+
+
+NFT_RULES = {
+    "backend": "nftables",
+    "chains": [{"family": "inet", "table": "host", "name": "input",
+                "spec": "{ type filter hook input priority 0; policy accept; }"},
+               {"family": "inet", "table": "host", "name": "monitoring"}],
+    "rules": [
+        {"family": "inet", "table": "host", "chain": "input", "rule": "tcp dport 22 accept"},
+        {"family": "inet", "table": "host", "chain": "input", "rule": "iif lo accept",
+         "position": 1},
+        {"family": "inet", "table": "host", "chain": "input",
+         "rule": "ip saddr 10.9.0.0/16 jump monitoring"},
+        {"family": "inet", "table": "host", "chain": "monitoring",
+         "rule": ["tcp", "dport", "9100", "counter", "accept"]},
+        {"layer": "ipv6", "table": "filter6", "chain": "c", "rule": "ip6 saddr fd00::/8 drop"},
+    ],
+}
+
+
+def test_nft_syntax(netns):  # pylint: disable=unused-argument
+    run("ip", "link", "set", "lo", "up")
+    before = ruleset()
+    checked = run_module("firewall", NFT_RULES, check=True, diff=True)
+    assert not checked.get("failed"), checked.get("msg")
+    assert checked["changed"] and ruleset() == before
+    applied = run_module("firewall", NFT_RULES, diff=True)
+    assert not applied.get("failed"), applied.get("msg")
+    assert applied["diff"] == checked["diff"]
+    listing = run("nft", "list", "chain", "inet", "host", "input")
+    assert listing.index('iif "lo" accept') < listing.index("tcp dport 22 accept")
+    assert "ip6 saddr fd00::/8 drop" in run("nft", "list", "table", "ip6", "filter6")
+    after = ruleset()
+    again = run_module("firewall", NFT_RULES, diff=True)
+    assert not again["changed"] and again["commands"] == [] and ruleset() == after
+    gone = run_module("firewall", {"backend": "nftables", "state": "absent",
+                                   "rules": NFT_RULES["rules"][2:4],
+                                   "chains": NFT_RULES["chains"][1:]})
+    assert gone["changed"], gone.get("msg")
+    assert "monitoring" not in run("nft", "list", "table", "inet", "host")
+    assert "tcp dport 22 accept" in run("nft", "list", "table", "inet", "host")
+
+
+def test_nft_failure_undoes_tables_chains_and_rules(netns):  # pylint: disable=unused-argument
+    """A rule that only fails when applied (insert at an index past the end): the table and
+    chain created by the task go too."""
+    before = ruleset()
+    result = run_module("firewall", {"backend": "nftables", "rules": [
+        {"family": "inet", "table": "fresh", "chain": "c", "rule": "tcp dport 1 accept"},
+        {"family": "inet", "table": "fresh", "chain": "c", "rule": "tcp dport 2 accept",
+         "position": 9}]})
+    assert result["failed"] and "tcp dport 2 accept" in result["msg"]
+    assert ruleset() == before

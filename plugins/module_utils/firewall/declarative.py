@@ -4,6 +4,7 @@
 transaction: one state read per table, a comparison in the tools' own spelling, and only what
 differs applied, with automatic rollback."""
 
+import re
 import shlex
 
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
@@ -12,8 +13,10 @@ from ansible_collections.virtkit.host.plugins.module_utils.firewall.runner impor
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.state import (
     BUILTIN_CHAINS,
     canonical_iptables,
+    canonical_nft,
     parse_ebtables_list,
     parse_list_rules,
+    parse_nft_table,
 )
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.transaction import (
     Firewall,
@@ -25,13 +28,21 @@ TABLES = {"ipv4": ("filter", "nat", "mangle", "raw", "security"),
           "ethernet": ("filter", "nat", "broute")}
 
 
+NFT_FAMILY_OF_LAYER = {"ipv4": "ip", "ipv6": "ip6", "ethernet": "bridge"}
+NFT_FAMILIES = ("ip", "ip6", "inet", "arp", "bridge", "netdev")
+_NFT_VERBS = ("add", "insert", "delete", "create", "replace", "rule", "table", "chain")
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,63}$")
+
+
 class DeclaredRule(object):
-    def __init__(self, layer, table, chain, spec, position=None, state="present", where="rule"):
+    """A rule: match and target, without command, table or chain. ``syntax`` is "iptables"
+    (tables filter, nat ...) or "nft" (any table of ``family``)."""
+
+    def __init__(self, layer, table, chain, spec, position=None, state="present", where="rule",
+                 syntax="iptables", family=None):
         if layer not in LAYERS:
             raise FirewallError("%s: layer %r is not one of %s" % (where, layer, ", ".join(LAYERS)))
-        if table not in TABLES[layer]:
-            raise FirewallError("%s: table %r is not a %s table (%s)"
-                                % (where, table, layer, ", ".join(TABLES[layer])))
+        self.family = _check_table(layer, table, syntax, family, where)
         if isinstance(spec, str):
             try:
                 spec = shlex.split(spec)
@@ -40,12 +51,17 @@ class DeclaredRule(object):
         spec = tuple(str(word) for word in spec)
         if not spec:
             raise FirewallError("%s: the rule is empty" % where)
-        if any(word in ("-A", "--append", "-I", "--insert", "-D", "--delete", "-t", "--table")
-               for word in spec):
+        if syntax == "nft":
+            if spec[0] in _NFT_VERBS:
+                raise FirewallError("%s: rule %r must not start with an nft command: give only "
+                                    "the statements (table, chain and position are options)"
+                                    % (where, " ".join(spec)))
+        elif any(word in ("-A", "--append", "-I", "--insert", "-D", "--delete", "-t", "--table")
+                 for word in spec):
             raise FirewallError("%s: rule %r must not name a command or table: give only the "
                                 "match and target (the chain, table and position are options)"
                                 % (where, " ".join(spec)))
-        if not chain or any(char.isspace() for char in chain):
+        if not chain or not _NAME.match(chain):
             raise FirewallError("%s: chain %r is not a chain name" % (where, chain))
         if position is not None and position < 1:
             raise FirewallError("%s: position %r must be 1 or more" % (where, position))
@@ -55,26 +71,48 @@ class DeclaredRule(object):
 
 
 class DeclaredChain(object):
-    def __init__(self, layer, table, name, state="present", where="chain"):
-        if layer not in LAYERS or table not in TABLES.get(layer, ()):
-            raise FirewallError("%s: %s table %r does not exist" % (where, layer, table))
-        if not name or name in BUILTIN_CHAINS or any(char.isspace() for char in name):
+    def __init__(self, layer, table, name, state="present", where="chain", syntax="iptables",
+                 family=None, spec=None):
+        if layer not in LAYERS:
+            raise FirewallError("%s: layer %r is not one of %s" % (where, layer, ", ".join(LAYERS)))
+        self.family = _check_table(layer, table, syntax, family, where)
+        if not name or not _NAME.match(name) or (syntax == "iptables" and name in BUILTIN_CHAINS):
             raise FirewallError("%s: %r is not a user chain name" % (where, name))
-        self.layer, self.table, self.name, self.state = layer, table, name, state
+        if spec is not None and syntax != "nft":
+            raise FirewallError("%s: a chain spec (type, hook, priority) is for nft chains only"
+                                % where)
+        self.layer, self.table, self.name, self.state, self.spec = layer, table, name, state, spec
+
+
+def _check_table(layer, table, syntax, family, where):
+    """The nft family of a table (None for iptables), after checking the names."""
+    if syntax == "nft":
+        family = family or NFT_FAMILY_OF_LAYER[layer]
+        if family not in NFT_FAMILIES:
+            raise FirewallError("%s: nft family %r is not one of %s"
+                                % (where, family, ", ".join(NFT_FAMILIES)))
+        if not _NAME.match(table or ""):
+            raise FirewallError("%s: %r is not an nft table name" % (where, table))
+        return family
+    if family is not None:
+        raise FirewallError("%s: family is for the nftables backend only" % where)
+    if table not in TABLES[layer]:
+        raise FirewallError("%s: table %r is not a %s table (%s)"
+                            % (where, table, layer, ", ".join(TABLES[layer])))
+    return None
 
 
 class RuleSet(object):
-    """Plans and applies declared chains and rules on this host."""
+    """Plans and applies declared chains and rules on this host. ``syntax`` follows the
+    backend: nft for nftables, iptables for the others."""
 
     def __init__(self, backend="auto", check_mode=False, batch=True, bus_address=None,
                  trace=None, runner=None):
         self.runner = runner or ProcessRunner()
+        # The rules are iptables syntax unless nftables is asked for by name.
         self.backend = resolve_backend(backend, self.runner, bus_address,
                                        prefer=("iptables", "nftables"))
-        if self.backend == "nftables":
-            raise FirewallError("backend nftables takes nft syntax; this module's rules are in "
-                                "iptables syntax: use backend iptables (iptables-nft writes to "
-                                "nftables) or firewalld")
+        self.syntax = "nft" if self.backend == "nftables" else "iptables"
         self.bus_address = bus_address
         self.check_mode = check_mode
         self.batch = batch
@@ -82,10 +120,14 @@ class RuleSet(object):
         self.queries = []
         self.state = {}
 
-    def _read(self, tables):
+    def _reader(self):
         fw = Firewall(self.backend, runner=self.runner, bus_address=self.bus_address,
                       batch=False, trace=self.trace)
         fw.start_transaction()
+        return fw
+
+    def _read(self, tables):
+        fw = self._reader()
         for layer, table in sorted(tables):
             if layer == "ethernet":
                 def keep(_fw, _layer, lines, table=table):
@@ -97,9 +139,23 @@ class RuleSet(object):
                 fw.add_rule(layer, "--table", table, "--list-rules", query=keep)
         self.queries += fw.apply()
 
+    def _read_nft(self, tables):
+        fw = self._reader()
+        for family, table in sorted(tables):
+            self.state[(family, table)] = None  # stays None when the table does not exist
+
+            def keep(_fw, _layer, lines, key=(family, table)):
+                self.state[key] = parse_nft_table("\n".join(lines))
+            fw.add_rule("ipv4", "-a", "list", "table", family, table, query=keep,
+                        ignore_errors=True)
+        self.queries += fw.apply()
+
     def plan(self, chains, rules):
-        """Returns (changes, touched): the engine rules to run as [(group, layer, args)] and the
-        chains whose listing changes, {(layer, table, chain): (before, after)}."""
+        """Returns (changes, touched): the engine rules to run, as (additions, removals) lists
+        of (layer, args), and the chains whose listing changes,
+        {(layer or family, table, chain): (before, after)}."""
+        if self.syntax == "nft":
+            return self._plan_nft(chains, rules)
         self._read({(c.layer, c.table) for c in chains} | {(r.layer, r.table) for r in rules})
         for layer in LAYERS:
             wanted = [r for r in rules if r.layer == layer]
@@ -119,51 +175,126 @@ class RuleSet(object):
         listing = {key: {chain: list(lines) for chain, lines in state.rules.items()}
                    for key, state in self.state.items()}
         existing = {key: set(state.chains) for key, state in self.state.items()}
-        before = {}
-
-        def touch(layer, table, chain):
-            key = (layer, table, chain)
-            if key not in before:
-                before[key] = list(listing[(layer, table)].get(chain, []))
-            return listing[(layer, table)].setdefault(chain, [])
-
-        create, add, delete, drop = [], [], [], []
+        plan = _Plan(listing)
         for chain in chains:
-            present = chain.name in existing[(chain.layer, chain.table)]
-            if chain.state == "present" and not present:
-                touch(chain.layer, chain.table, chain.name)
-                existing[(chain.layer, chain.table)].add(chain.name)
-                create.append((chain.layer, ("-t", chain.table, "-N", chain.name)))
+            key = (chain.layer, chain.table)
+            if chain.state == "present" and chain.name not in existing[key]:
+                plan.touch(key, chain.name)
+                existing[key].add(chain.name)
+                plan.create.append((chain.layer, ("-t", chain.table, "-N", chain.name)))
         for rule in rules:
-            lines = listing[(rule.layer, rule.table)].get(rule.chain, [])
+            key = (rule.layer, rule.table)
+            lines = listing[key].get(rule.chain, [])
             if rule.state == "present":
                 if rule.canonical in lines:
                     continue
-                if (rule.chain not in BUILTIN_CHAINS
-                        and rule.chain not in existing[(rule.layer, rule.table)]):
-                    existing[(rule.layer, rule.table)].add(rule.chain)
-                    create.append((rule.layer, ("-t", rule.table, "-N", rule.chain)))
-                lines = touch(rule.layer, rule.table, rule.chain)
+                if rule.chain not in BUILTIN_CHAINS and rule.chain not in existing[key]:
+                    existing[key].add(rule.chain)
+                    plan.create.append((rule.layer, ("-t", rule.table, "-N", rule.chain)))
+                lines = plan.touch(key, rule.chain)
                 if rule.position is None:
                     lines.append(rule.canonical)
-                    add.append((rule.layer, ("-t", rule.table, "-A", rule.chain) + rule.spec))
+                    plan.add.append((rule.layer, ("-t", rule.table, "-A", rule.chain) + rule.spec))
                 else:
                     lines.insert(rule.position - 1, rule.canonical)
-                    add.append((rule.layer, ("-t", rule.table, "-I", rule.chain,
-                                             str(rule.position)) + rule.spec))
+                    plan.add.append((rule.layer, ("-t", rule.table, "-I", rule.chain,
+                                                  str(rule.position)) + rule.spec))
             else:
                 while rule.canonical in lines:
-                    lines = touch(rule.layer, rule.table, rule.chain)
+                    lines = plan.touch(key, rule.chain)
                     lines.remove(rule.canonical)
-                    delete.append((rule.layer, ("-t", rule.table, "-D", rule.chain) + rule.spec))
+                    plan.delete.append((rule.layer, ("-t", rule.table, "-D", rule.chain)
+                                        + rule.spec))
         for chain in chains:
-            if chain.state == "absent" and chain.name in existing[(chain.layer, chain.table)]:
-                touch(chain.layer, chain.table, chain.name)
-                listing[(chain.layer, chain.table)].pop(chain.name, None)
-                drop.append((chain.layer, ("-t", chain.table, "-F", chain.name)))
-                drop.append((chain.layer, ("-t", chain.table, "-X", chain.name)))
-        touched = {key: (lines, listing[key[:2]].get(key[2])) for key, lines in before.items()}
-        return (create + add, delete + drop), touched
+            key = (chain.layer, chain.table)
+            if chain.state == "absent" and chain.name in existing[key]:
+                plan.touch(key, chain.name)
+                listing[key].pop(chain.name, None)
+                plan.drop.append((chain.layer, ("-t", chain.table, "-F", chain.name)))
+                plan.drop.append((chain.layer, ("-t", chain.table, "-X", chain.name)))
+        return plan.result()
+
+    def _plan_nft(self, chains, rules):
+        self._read_nft({(c.family, c.table) for c in chains} | {(r.family, r.table) for r in rules})
+        # The scratch namespace needs the tables and chains as the host has them (or will).
+        setup = []
+        declared = {}
+        for (family, table), state in self.state.items():
+            setup.append(("add", "table", family, table))
+            for name in (state.chains if state is not None else ()):
+                declared[(family, table, name)] = state.declarations.get(name)
+        for chain in chains:
+            declared.setdefault((chain.family, chain.table, chain.name), chain.spec)
+        for rule in rules:
+            declared.setdefault((rule.family, rule.table, rule.chain), None)
+        for (family, table, name), spec in sorted(declared.items()):
+            setup.append(("add", "chain", family, table, name) + ((spec,) if spec else ()))
+        interfaces = sorted({word for rule in rules for before, word in zip(rule.spec, rule.spec[1:])
+                             if before in ("iif", "oif")})
+        canonical = canonical_nft(setup, [(r.family, r.table, r.chain, r.spec) for r in rules],
+                                  interfaces)
+        for rule, text in zip(rules, canonical):
+            rule.canonical = text
+        listing = {}
+        handles = {}
+        for key, state in self.state.items():
+            listing[key] = {name: [text for text, _handle in entries]
+                            for name, entries in (state.chains.items() if state else ())}
+            handles[key] = {name: list(entries)
+                            for name, entries in (state.chains.items() if state else ())}
+        plan = _Plan(listing)
+        tables = {key for key, state in self.state.items() if state is not None}
+
+        def ensure_chain(family, table, name, spec):
+            key = (family, table)
+            if key not in tables:
+                tables.add(key)
+                plan.create.append((LAYER_OF_FAMILY.get(family, "ipv4"),
+                                    ("create", "table", family, table)))
+            if name not in listing[key]:
+                plan.touch(key, name)
+                plan.create.append((LAYER_OF_FAMILY.get(family, "ipv4"),
+                                    ("create", "chain", family, table, name)
+                                    + ((spec,) if spec else ())))
+
+        for chain in chains:
+            if chain.state == "present":
+                ensure_chain(chain.family, chain.table, chain.name, chain.spec)
+        for rule in rules:
+            key = (rule.family, rule.table)
+            prefix = (rule.family, rule.table, rule.chain)
+            if rule.state == "present":
+                if rule.canonical in listing[key].get(rule.chain, []):
+                    continue
+                ensure_chain(rule.family, rule.table, rule.chain, None)
+                lines = plan.touch(key, rule.chain)
+                if rule.position is None:
+                    lines.append(rule.canonical)
+                    plan.add.append((rule.layer, ("add", "rule") + prefix + rule.spec))
+                elif rule.position == 1:
+                    lines.insert(0, rule.canonical)
+                    plan.add.append((rule.layer, ("insert", "rule") + prefix + rule.spec))
+                else:
+                    lines.insert(rule.position - 1, rule.canonical)
+                    plan.add.append((rule.layer, ("insert", "rule") + prefix +
+                                     ("index", str(rule.position - 1)) + rule.spec))
+            else:
+                for text, handle in list(handles[key].get(rule.chain, [])):
+                    if text == rule.canonical:
+                        handles[key][rule.chain].remove((text, handle))
+                        plan.touch(key, rule.chain).remove(text)
+                        plan.delete.append((rule.layer, ("delete", "rule") + prefix
+                                            + ("handle", handle)))
+        for chain in chains:
+            key = (chain.family, chain.table)
+            if chain.state == "absent" and chain.name in listing.get(key, {}):
+                plan.touch(key, chain.name)
+                listing[key].pop(chain.name, None)
+                layer = LAYER_OF_FAMILY.get(chain.family, "ipv4")
+                plan.drop.append((layer, ("flush", "chain", chain.family, chain.table, chain.name)))
+                plan.drop.append((layer, ("delete", "chain", chain.family, chain.table,
+                                          chain.name)))
+        return plan.result()
 
     def apply(self, changes):
         additions, removals = changes
@@ -184,3 +315,26 @@ class RuleSet(object):
                 fw.add_rule(layer, *args)
             fw.start_rollback(inherit_previous=bool(additions))
         return fw.apply()
+
+
+LAYER_OF_FAMILY = {"ip": "ipv4", "ip6": "ipv6", "bridge": "ethernet"}
+
+
+class _Plan(object):
+    """Commands planned so far and the listings they lead to, chain by chain."""
+
+    def __init__(self, listing):
+        self.listing = listing
+        self.before = {}
+        self.create, self.add, self.delete, self.drop = [], [], [], []
+
+    def touch(self, key, chain):
+        """The listing of a chain about to change (remembering how it was)."""
+        if key + (chain,) not in self.before:
+            self.before[key + (chain,)] = list(self.listing[key].get(chain, []))
+        return self.listing[key].setdefault(chain, [])
+
+    def result(self):
+        touched = {key: (lines, self.listing[key[:2]].get(key[2]))
+                   for key, lines in self.before.items()}
+        return (self.create + self.add, self.delete + self.drop), touched

@@ -199,6 +199,7 @@ class NftTable(object):
 
     def __init__(self):
         self.chains = {}  # name -> [(normalized rule, handle)]
+        self.declarations = {}  # base chains: name -> "{ type ... hook ...; policy ...; }"
 
     def has(self, chain, canonical):
         return any(text == canonical for text, _handle in self.chains.get(chain, ()))
@@ -215,7 +216,9 @@ def parse_nft_table(text):
             table.chains[chain] = []
         elif line.startswith("}"):
             chain = None
-        elif chain is not None and line and not line.startswith(("type ", "policy ")):
+        elif chain is not None and line.startswith("type "):
+            table.declarations[chain] = "{ %s }" % line
+        elif chain is not None and line and not line.startswith("policy "):
             handle = _HANDLE.search(line)
             table.chains[chain].append((normalize_nft_rule(line),
                                         handle.group(1) if handle else None))
@@ -229,7 +232,8 @@ def canonical_nft(setup, rules, interfaces=()):
     if not rules:
         return []
     # A bridge: the kernel always has it (dummy may be a module that is not there).
-    commands = [(["ip", "link", "add", name, "type", "bridge"], None) for name in interfaces]
+    commands = [(["ip", "link", "add", name, "type", "bridge"], None) for name in interfaces
+                if name != "lo"]  # a new namespace has its loopback already
     lines = [" ".join(args) for args in setup]
     lines += ["add rule %s %s %s %s" % (family, table, chain, " ".join(words))
               for family, table, chain, words in rules]
