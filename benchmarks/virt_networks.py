@@ -231,8 +231,8 @@ def main():
     playbook = "virt_network_firewall: ansible-playbook, one task"
     slow = "ansible.builtin.iptables: one task per rule, ansible-playbook"
     if slow in results:
-        print("  %-60s %7.1fx  (target >= 20x)" % ("ansible.builtin.iptables playbook / our playbook",
-                                                  results[slow] / results[playbook]))
+        title = "ansible.builtin.iptables playbook / our playbook"
+        print("  %-60s %7.1fx  (target >= 20x)" % (title, results[slow] / results[playbook]))
     rerun = results["virt_network_firewall (iptables): idempotent rerun, module"]
     print("  idempotent rerun of all networks: %.3f s (target < 1 s)" % rerun)
 
