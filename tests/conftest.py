@@ -10,3 +10,5 @@ if not os.path.exists(_LINK):
     os.symlink(os.path.dirname(os.path.dirname(_COLLECTIONS)), _LINK)
 if _COLLECTIONS not in sys.path:
     sys.path.insert(0, _COLLECTIONS)
+# Helpers shared by unit and integration tests (tests/support).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))

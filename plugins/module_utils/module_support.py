@@ -18,6 +18,16 @@ class Trace(object):
         self.callback = self.lines.append if module._verbosity >= 3 else None  # pylint: disable=protected-access
 
 
+def engine_options(backends=("auto", "iptables", "nftables", "firewalld")):
+    """The argument spec of the options every firewall module takes (doc fragment
+    virtkit.host.firewall)."""
+    return dict(
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        backend=dict(type="str", default="auto", choices=list(backends)),
+        batch=dict(type="bool", default=True),
+    )
+
+
 def command_list(commands):
     """Commands as plain data: argv, plus the batch input and the transport when not a process."""
     return [command.to_dict() for command in commands]

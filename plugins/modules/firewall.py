@@ -188,6 +188,7 @@ from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors impor
 from ansible_collections.virtkit.host.plugins.module_utils.module_support import (
     Trace,
     command_list,
+    engine_options,
     fail,
 )
 
@@ -214,10 +215,7 @@ def main():
                 spec=dict(type="str"),
                 state=dict(type="str", choices=["present", "absent"]),
             )),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            backend=dict(type="str", default="auto",
-                         choices=["auto", "iptables", "nftables", "firewalld"]),
-            batch=dict(type="bool", default=True),
+            **engine_options()
         ),
         supports_check_mode=True,
     )

@@ -185,6 +185,7 @@ from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors impor
 from ansible_collections.virtkit.host.plugins.module_utils.module_support import (
     Trace,
     command_list,
+    engine_options,
     fail,
 )
 from ansible_collections.virtkit.host.plugins.module_utils.virt_network.definition import (
@@ -253,10 +254,7 @@ def main():
                 zone=dict(type="str"),
                 state=dict(type="str", choices=["present", "absent"]),
             )),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            backend=dict(type="str", default="auto",
-                         choices=["auto", "iptables", "nftables", "firewalld"]),
-            batch=dict(type="bool", default=True),
+            **engine_options()
         ),
         supports_check_mode=True,
     )

@@ -1,13 +1,11 @@
 """virt_network_firewall on real iptables, nft and firewalld, each test in its own namespace."""
 
 import os
-import shlex
 
 import pytest
 
-from harness import NetworkNamespace, checkout, ruleset, run, run_module
-
-REFERENCE = os.path.join(checkout(), "..", "shared", "reference", "libvirt", "networkxml2firewall")
+from harness import NetworkNamespace, ruleset, run, run_module
+from libvirt_reference import NETWORKS as REFERENCE, read_commands
 NETWORKS = ["forward-dev", "isolated", "nat-ipv6", "nat-ipv6-masquerade", "nat-many-ips",
             "nat-no-dhcp", "nat-port-range", "nat-port-range-ipv6", "nat-tftp", "route-default"]
 
@@ -18,17 +16,7 @@ def xml(name):
 
 
 def libvirt_commands(name):
-    """libvirt's own expected commands from the reference file (same format as its tests)."""
-    commands, current = [], []
-    with open(os.path.join(REFERENCE, name)) as handle:
-        for line in handle.read().splitlines():
-            continued = line.endswith(" \\")
-            current.append(line[:-2] if continued else line)
-            if not continued:
-                if "".join(current).strip():
-                    commands.append(shlex.split(" ".join(current)))
-                current = []
-    return commands
+    return read_commands(os.path.join(REFERENCE, name))
 
 
 def expected_file(name, syntax):

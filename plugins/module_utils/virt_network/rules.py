@@ -57,12 +57,29 @@ def _per_address_kind(net, ip):
     return None
 
 
-class IptablesRules(object):
-    """libvirt's iptables rules for one network: a list of (layer, args) without ``-w``."""
-
+class _NetworkRules(object):
     def __init__(self, net):
         self.net = net
         self.rules = []
+
+    def _per_address(self):
+        """Each address's forwarding rules, in the order the XML lists the addresses."""
+        for ip in self.net.ips:
+            kind = _per_address_kind(self.net, ip)
+            if kind == "masquerade":
+                self._masquerade(ip)
+            elif kind == "route":
+                self._route(ip)
+
+    def _masquerade(self, ip):
+        raise NotImplementedError
+
+    def _route(self, ip):
+        raise NotImplementedError
+
+
+class IptablesRules(_NetworkRules):
+    """libvirt's iptables rules for one network: a list of (layer, args) without ``-w``."""
 
     def _add(self, family, *args):
         self.rules.append((LAYER[family], args))
@@ -111,12 +128,7 @@ class IptablesRules(object):
                     self._output(IPV6, proto, 53)
                 self._input(IPV6, "udp", 547)
                 self._output(IPV6, "udp", 546)
-        for ip in net.ips:
-            kind = _per_address_kind(net, ip)
-            if kind == "masquerade":
-                self._masquerade(ip)
-            elif kind == "route":
-                self._route(ip)
+        self._per_address()
         if _has_ipv4_dhcp(net):
             self._add(IPV4, "--table", "mangle", "--insert", "LIBVIRT_PRT", "--out-interface",
                       net.bridge, "--protocol", "udp", "--destination-port", "68",
@@ -157,12 +169,8 @@ class IptablesRules(object):
                       "--source", network, "--destination", destination, "--jump", "RETURN")
 
 
-class NftablesRules(object):
+class NftablesRules(_NetworkRules):
     """libvirt's nftables rules for one network: a list of (layer, nft args)."""
-
-    def __init__(self, net):
-        self.net = net
-        self.rules = []
 
     def _insert(self, family, chain, *words):
         self.rules.append((LAYER[family], ("insert", "rule", NFT_FAMILY[family], NFT_TABLE, chain)
@@ -176,12 +184,7 @@ class NftablesRules(object):
             self._insert(family, "guest_input", "oif", net.bridge, "counter", "reject")
             self._insert(family, "guest_cross", "iif", net.bridge, "oif", net.bridge, "counter",
                          "accept")
-        for ip in net.ips:
-            kind = _per_address_kind(net, ip)
-            if kind == "masquerade":
-                self._masquerade(ip)
-            elif kind == "route":
-                self._route(ip)
+        self._per_address()
         return self.rules
 
     def _allow_out(self, ip):

@@ -26,31 +26,11 @@ from ansible_collections.virtkit.host.plugins.module_utils.virt_network.rules im
     nftables_rules,
 )
 
-
-def _checkout():
-    path = os.path.dirname(os.path.abspath(__file__))
-    while not os.path.exists(os.path.join(path, "galaxy.yml")):
-        path = os.path.dirname(path)
-    return path
+from libvirt_reference import NETWORKS, read_commands
 
 
-# libvirt's reference data lives in shared/, beside the checkout.
-REFERENCE = os.path.join(_checkout(), "..", "shared", "reference", "libvirt", "networkxml2firewall")
+REFERENCE = NETWORKS
 TOOLS = ("iptables", "ip6tables", "nft", "iptables-restore", "ip6tables-restore")
-
-
-def read_commands(path):
-    """libvirt's test format: one command per block, continued lines end in a backslash."""
-    commands, current = [], []
-    with open(path) as handle:
-        for line in handle.read().splitlines():
-            continued = line.endswith(" \\")
-            current.append(line[:-2] if continued else line)
-            if not continued:
-                if "".join(current).strip():
-                    commands.append(shlex.split(" ".join(current)))
-                current = []
-    return commands
 
 
 def reference(name):
