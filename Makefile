@@ -28,12 +28,24 @@ $(VENV)/stamp: requirements-dev.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
+# The oldest supported ansible-core, for the release tests.
+$(BUILD)/venv-oldest/stamp: requirements-oldest.txt
+	@[ -x $(BUILD)/venv-oldest/bin/python ] || $(PYTHON) -m venv $(BUILD)/venv-oldest
+	$(BUILD)/venv-oldest/bin/pip install -q --disable-pip-version-check -r requirements-oldest.txt
+	@touch $@
+
+# A managed host's Python as it comes: Debian's python3, none of the collection's libraries.
+$(BUILD)/target-bare/stamp: $(BUILD)/apt.stamp
+	@[ -x $(BUILD)/target-bare/bin/python ] || /usr/bin/python3 -m venv --without-pip $(BUILD)/target-bare
+	@touch $@
+
 # The checkout, seen as ansible_collections/virtkit/host (how Ansible and module imports find it).
 $(COLLECTION_LINK):
 	@mkdir -p $(dir $@)
 	ln -sfn $(CURDIR) $@
 
-deps: $(BUILD)/apt.stamp $(VENV)/stamp $(COLLECTION_LINK)
+deps: $(BUILD)/apt.stamp $(VENV)/stamp $(BUILD)/venv-oldest/stamp $(BUILD)/target-bare/stamp \
+	$(COLLECTION_LINK)
 
 unit: deps
 	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)

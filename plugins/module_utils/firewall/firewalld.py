@@ -3,6 +3,8 @@
 """The firewalld backend: iptables-syntax rules sent as ``direct.passthrough`` calls over one
 DBus connection (dbus-next), never through firewall-cmd."""
 
+import os
+
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import (
     FirewallError,
     FirewallUnavailableError,
@@ -122,11 +124,31 @@ class FirewalldClient(object):
         self._loop.close()
 
 
+def firewalld_process():
+    """Whether a firewalld process runs: the question asked when there is no DBus client."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                argv = handle.read().split(b"\0")
+        except OSError:
+            continue  # gone, or not ours to read
+        if b"firewalld" in [os.path.basename(arg) for arg in argv[:2]]:
+            return True
+    return False
+
+
 def firewalld_running(address=None):
-    """True when firewalld owns its name on the system bus; False when it does not, when the
-    bus cannot be reached, or when dbus-next is missing."""
+    """True when firewalld owns its name on the system bus; False when it does not or the bus
+    cannot be reached. Without dbus-next: MissingLibraryError if a firewalld process runs
+    (going around it would be wrong), else False."""
     try:
         client = FirewalldClient(address)
+    except MissingLibraryError:
+        if firewalld_process():
+            raise
+        return False
     except FirewallUnavailableError:
         return False
     try:

@@ -115,7 +115,12 @@ def test_firewalld_without_dbus_next_names_the_library(monkeypatch):
         fw.apply()
     assert info.value.library == "dbus-next"
     assert "needs the Python library dbus-next" in str(info.value)
+    # auto: without dbus-next, a running firewalld must not be gone around
+    monkeypatch.setattr(firewalld, "firewalld_process", lambda: False)
     assert firewalld.firewalld_running() is False
+    monkeypatch.setattr(firewalld, "firewalld_process", lambda: True)
+    with pytest.raises(MissingLibraryError):
+        resolve_backend("auto", FakeRunner())
 
 
 def test_firewalld_unreachable_bus_is_not_running():
