@@ -201,3 +201,101 @@ def run_module(name, args, check=False, diff=False, verbosity=0, env=None):
     except ValueError:
         pytest.fail("module %s printed no result (exit %d):\n%s\n%s"
                     % (name, proc.returncode, proc.stdout, proc.stderr))
+
+
+LIBVIRTD_START = """set -e
+mount -t tmpfs tmpfs /run
+mkdir -p /run/libvirt
+mount --bind "$1/var" /var
+mkdir -p /var/lib/libvirt /var/run /var/cache/libvirt /var/log/libvirt
+mount --bind "$1/etc" /etc/libvirt
+exec libvirtd --config "$1/libvirtd.conf" --pid-file "$1/libvirtd.pid"
+"""
+
+
+class LibvirtNwfilterd(object):
+    """libvirt's own nwfilter driver as an oracle: libvirtd with only that driver, in the
+    current network namespace and a private mount namespace, on a socket of its own. Its log
+    holds every command it runs."""
+
+    DRIVER = "/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_nwfilter.so"
+
+    def __init__(self):
+        require("libvirtd", "virsh", "unshare")
+        if not os.path.exists(self.DRIVER):
+            require(self.DRIVER)
+        self.directory = tempfile.mkdtemp(prefix="virtkit-libvirtd-")
+        for sub in ("drivers", "var", "etc/nwfilter", "sock"):
+            os.makedirs(os.path.join(self.directory, sub))
+        os.symlink(self.DRIVER, os.path.join(self.directory, "drivers",
+                                             os.path.basename(self.DRIVER)))
+        for name in os.listdir("/usr/share/libvirt/nwfilter"):
+            shutil.copy(os.path.join("/usr/share/libvirt/nwfilter", name),
+                        os.path.join(self.directory, "etc", "nwfilter"))
+        self.log = os.path.join(self.directory, "libvirtd.log")
+        with open(os.path.join(self.directory, "libvirtd.conf"), "w") as handle:
+            handle.write('unix_sock_dir = "%s/sock"\nauth_unix_rw = "none"\n'
+                         'log_filters = "1:util.command"\nlog_outputs = "1:file:%s"\n'
+                         % (self.directory, self.log))
+        self.uri = "nwfilter:///system?socket=%s/sock/libvirt-sock" % self.directory
+        env = dict(os.environ, LIBVIRT_DRIVER_DIR=os.path.join(self.directory, "drivers"),
+                   DBUS_SYSTEM_BUS_ADDRESS="unix:path=/nonexistent")
+        self.proc = subprocess.Popen(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c", LIBVIRTD_START, "sh",
+             self.directory], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        socket = os.path.join(self.directory, "sock", "libvirt-sock")
+        deadline = time.time() + 30
+        while not os.path.exists(socket):
+            if self.proc.poll() is not None or time.time() > deadline:
+                err = self.proc.stderr.read().decode() if self.proc.poll() is not None else ""
+                self.stop()
+                pytest.fail("libvirtd did not start: %s" % err)
+            time.sleep(0.05)
+
+    def virsh(self, *args):
+        return run("virsh", "-c", self.uri, *args)
+
+    def define_filter(self, xml):
+        path = os.path.join(self.directory, "filter.xml")
+        with open(path, "w") as handle:
+            handle.write(xml)
+        self.virsh("nwfilter-define", path)
+
+    def commands(self):
+        """The commands libvirtd ran since the last call, as argv lists without paths."""
+        with open(self.log) as handle:
+            text = handle.read()
+        open(self.log, "w").close()
+        found = []
+        for line in text.splitlines():
+            marker = line.find("About to run ")
+            if marker >= 0:
+                argv = line[marker + len("About to run "):].split()
+                found.append([os.path.basename(argv[0])] + argv[1:])
+        return found
+
+    def bind(self, portdev, mac, filter_name, parameters):
+        params = "".join("<parameter name='%s' value='%s'/>" % (name, value)
+                         for name, values in parameters.items()
+                         for value in (values if isinstance(values, list) else [values]))
+        path = os.path.join(self.directory, "binding.xml")
+        with open(path, "w") as handle:
+            handle.write("<filterbinding><owner><name>vm-%s</name>"
+                         "<uuid>c7a5fdbd-cdaf-9455-926a-d65c16db1809</uuid></owner>"
+                         "<portdev name='%s'/><mac address='%s'/>"
+                         "<filterref filter='%s'>%s</filterref></filterbinding>"
+                         % (portdev, portdev, mac, filter_name, params))
+        self.virsh("nwfilter-binding-create", path)
+
+    def unbind(self, portdev):
+        self.virsh("nwfilter-binding-delete", portdev)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
