@@ -15,9 +15,24 @@ IPTABLES_PROTOCOLS = ("tcp", "udp", "udplite", "esp", "ah", "sctp", "icmp", "igm
 IP6TABLES_PROTOCOLS = ("tcp-ipv6", "udp-ipv6", "udplite-ipv6", "esp-ipv6", "ah-ipv6",
                        "sctp-ipv6", "icmpv6", "all-ipv6")
 PROTOCOLS = EBTABLES_PROTOCOLS + IPTABLES_PROTOCOLS + IP6TABLES_PROTOCOLS
-# Default priority of a filter by its chain (the part before any "-suffix").
-CHAIN_PRIORITIES = {"root": 0, "stp": -810, "mac": -800, "vlan": -750, "ipv4": -700,
-                    "ipv6": -600, "arp": -500, "rarp": -400}
+# Default priority of a filter by the prefix of its chain name. libvirt's table has no entry for
+# stp, so an stp chain gets 0 (its -810 constant is unused); this matches what libvirt does.
+CHAIN_PRIORITIES = {"root": 0, "mac": -800, "vlan": -750, "ipv4": -700, "ipv6": -600,
+                    "arp": -500, "rarp": -400}
+# Chain name prefixes, in the order libvirt tests them (so "arp..." is not taken for "rarp").
+CHAIN_PREFIXES = ("mac", "vlan", "stp", "arp", "rarp", "ipv4", "ipv6")
+
+
+def chain_kind(chain):
+    """"root", or the protocol prefix of a sub-chain name; None for an invalid name."""
+    if chain == "root":
+        return "root"
+    if chain.startswith("root"):
+        return None
+    for prefix in CHAIN_PREFIXES:
+        if chain.startswith(prefix):
+            return prefix
+    return None
 DEFAULT_RULE_PRIORITY = 500
 _VARIABLE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)(?:\[(@?)(\d+)\])?$")
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]+$")
@@ -80,15 +95,15 @@ class FilterRef(object):
 
 
 class Filter(object):
+    """``chain`` is the sub-chain suffix its rules land in ("root": the root chain itself);
+    ``priority`` orders that sub-chain among the root chain's rules."""
+
     def __init__(self, name, chain, priority, entries):
         self.name = name
         self.chain = chain
         self.priority = priority
         self.entries = entries  # FilterRule and FilterRef, in document order
 
-    @property
-    def chain_kind(self):
-        return self.chain.split("-", 1)[0]
 
 
 def _number(text, what):
@@ -111,12 +126,19 @@ def parse_filter(text, source="filter XML"):
         raise FilterDefinitionError("%s: filter name %r is not valid" % (source, name))
     where = "filter %r" % name
     chain = root.get("chain", "root")
-    kind = chain.split("-", 1)[0]
-    if kind not in CHAIN_PRIORITIES or (chain != kind and not _NAME.match(chain)):
-        raise FilterDefinitionError("%s: chain %r is not one of %s (optionally with a -suffix)"
-                                    % (where, chain, ", ".join(sorted(CHAIN_PRIORITIES))))
-    priority = (_number(root.get("priority"), "%s priority" % where)
-                if root.get("priority") is not None else CHAIN_PRIORITIES[kind])
+    kind = chain_kind(chain)
+    if kind is None or len(chain) > 12 or not _NAME.match(chain):
+        raise FilterDefinitionError(
+            "%s: chain %r is not root or a name of at most 12 characters starting with one of %s"
+            % (where, chain, ", ".join(CHAIN_PREFIXES)))
+    if root.get("chain") is None:
+        priority = 0  # libvirt ignores a priority without a chain
+    elif root.get("priority") is not None:
+        priority = _number(root.get("priority"), "%s priority" % where)
+        if not -1000 <= priority <= 1000:
+            raise FilterDefinitionError("%s: priority %d is not in [-1000, 1000]" % (where, priority))
+    else:
+        priority = CHAIN_PRIORITIES.get(kind, 0)
     entries = []
     for position, element in enumerate(root):
         if element.tag == "rule":
@@ -143,8 +165,12 @@ def _parse_rule(element, where, position):
     if direction not in DIRECTIONS:
         raise FilterDefinitionError("%s: rule direction %r is not one of %s"
                                     % (where, direction, ", ".join(DIRECTIONS)))
-    priority = (_number(element.get("priority"), "%s rule priority" % where)
-                if element.get("priority") is not None else DEFAULT_RULE_PRIORITY)
+    try:
+        priority = int(element.get("priority", str(DEFAULT_RULE_PRIORITY)), 0)
+    except ValueError:
+        priority = DEFAULT_RULE_PRIORITY  # libvirt silently takes the default
+    if not -1000 <= priority <= 1000:
+        priority = DEFAULT_RULE_PRIORITY
     statematch = element.get("statematch", "true").lower() not in ("0", "false")
     protocols = [child for child in element if isinstance(child.tag, str)]
     if len(protocols) > 1:
