@@ -1,0 +1,230 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, virtkit.host contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: nwfilter_binding
+short_description: Bind libvirt network filters to guest interfaces (MAC, IP and ARP anti-spoofing and more)
+version_added: 0.1.0
+description:
+  - Binds an nwfilter (libvirt network filter) to a guest interface as libvirt's
+    C(<filterbinding>) does, with the rules libvirt's C(ebiptables) driver makes, spelled and
+    ordered as libvirt does (ebtables chains C(libvirt-I-IF), C(libvirt-O-IF) and their
+    sub-chains in the nat table; iptables and ip6tables chains C(FI-IF), C(FO-IF), C(HI-IF)
+    reached from C(libvirt-in), C(libvirt-out) and C(libvirt-host-in)).
+  - Filters are libvirt nwfilter XML, from the host's directories (libvirt's built-in set:
+    clean-traffic, no-mac-spoofing, no-ip-spoofing, no-arp-spoofing, allow-dhcp-server, ...) and
+    from O(filters). References between filters are followed; a loop or a missing filter is an
+    error naming the filters.
+  - The state is read once per table and compared in the tools' own listing. Changed bindings
+    are built beside the interface's current chains and then swapped in, so an interface is
+    never left unfiltered; if building fails, every change of the task is rolled back and the old
+    filters stay in force. Many interfaces take a handful of processes in all.
+extends_documentation_fragment:
+  - virtkit.host.firewall
+  - virtkit.host.firewall.attributes
+options:
+  bindings:
+    description: One entry per guest interface.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      interface:
+        description: The guest's host-side interface (libvirt's C(portdev), for example V(vnet0)).
+        type: str
+        required: true
+      mac:
+        description: The guest NIC's MAC address; also the filters' C($MAC).
+        type: str
+      filter:
+        description: Name of the filter to bind.
+        type: str
+      parameters:
+        description:
+          - The filter's variables, such as C(IP) or C(DHCPSERVER); a list gives several values
+            (for example two IP addresses).
+        type: dict
+        default: {}
+      state:
+        description: Wanted state of this binding; defaults to O(state).
+        type: str
+        choices: [present, absent]
+  filters:
+    description: Filter definitions (nwfilter XML) added to, or replacing, those of O(filter_dirs).
+    type: list
+    elements: str
+    default: []
+  filter_dirs:
+    description: Directories of nwfilter XML files, later ones overriding earlier ones; missing ones are skipped.
+    type: list
+    elements: path
+    default: [/usr/share/libvirt/nwfilter, /etc/libvirt/nwfilter]
+  state:
+    description: Wanted state of the bindings that do not set their own.
+    type: str
+    choices: [present, absent]
+    default: present
+  backend:
+    choices: [auto, iptables, firewalld]
+    description:
+      - V(auto) sends the commands through firewalld's passthrough when firewalld runs, else
+        runs ebtables, iptables and ip6tables.
+notes:
+  - Differences from libvirt, on purpose. The clean-up commands libvirt issues blindly (deleting
+    chains that may not exist) are issued only for what exists, and libvirt's global chains are
+    created or moved only when they are missing or out of place; the rules in force are the same.
+  - Where libvirt's output is odd it is reproduced, because the rules must be libvirt's; see
+    docs/modules/nwfilter_binding.md (for example the built-in qemu-announce-self filter's
+    ethertype 0x835, or C(reject) becoming C(DROP) in ebtables).
+author:
+  - virtkit.host contributors (@virtkit)
+"""
+
+EXAMPLES = r"""
+- name: Anti-spoofing on a guest's NIC with libvirt's clean-traffic filter
+  virtkit.host.nwfilter_binding:
+    bindings:
+      - interface: vnet0
+        mac: "52:54:00:12:34:56"
+        filter: clean-traffic
+        parameters:
+          IP: [10.0.0.5, 10.0.0.6]
+
+- name: A filter of our own, referencing a built-in one
+  virtkit.host.nwfilter_binding:
+    filters:
+      - |
+        <filter name='web-guest' chain='root'>
+          <filterref filter='clean-traffic'/>
+          <rule action='accept' direction='in' priority='100'>
+            <tcp dstportstart='443'/>
+          </rule>
+        </filter>
+    bindings:
+      - {interface: vnet1, mac: "52:54:00:00:00:02", filter: web-guest, parameters: {IP: 10.0.0.7}}
+
+- name: Unbind
+  virtkit.host.nwfilter_binding:
+    state: absent
+    bindings:
+      - interface: vnet1
+"""
+
+RETURN = r"""
+commands:
+  description:
+    - Every command that changed the firewall (in check mode, that would have), in order.
+      C(argv) is the command without its path; C(input) is the batch given to a C(*-restore)
+      tool; C(via) is C(firewalld) for DBus calls.
+  returned: always
+  type: list
+  elements: dict
+queries:
+  description: The read-only commands that read the state (one per table).
+  returned: always
+  type: list
+  elements: dict
+bindings:
+  description: Per interface, what was done (V(unchanged), V(added), V(replaced), V(removed)).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{interface: vnet0, filter: clean-traffic, action: added}]
+backend:
+  description: The backend used (V(iptables) or V(firewalld)).
+  returned: always
+  type: str
+trace:
+  description: The engine's trace, one line per command and per ignored error.
+  returned: with -vvv
+  type: list
+  elements: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
+from ansible_collections.virtkit.host.plugins.module_utils.module_support import (
+    Trace,
+    command_list,
+    engine_options,
+    fail,
+)
+from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.binding import (
+    Binding,
+    NwfilterBindings,
+)
+from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.definition import (
+    FilterDefinitionError,
+    FilterSet,
+    parse_filter,
+)
+
+
+def view_text(view):
+    lines = []
+    for tool in ("ebtables", "iptables", "ip6tables"):
+        for chain, rules in sorted(view.get(tool, {}).items()):
+            lines.append("%s %s:" % (tool, chain))
+            lines.extend("  " + rule for rule in rules)
+    return "".join(line + "\n" for line in lines)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            bindings=dict(type="list", elements="dict", required=True, options=dict(
+                interface=dict(type="str", required=True),
+                mac=dict(type="str"),
+                filter=dict(type="str"),
+                parameters=dict(type="dict", default={}),
+                state=dict(type="str", choices=["present", "absent"]),
+            )),
+            filters=dict(type="list", elements="str", default=[]),
+            filter_dirs=dict(type="list", elements="path",
+                             default=["/usr/share/libvirt/nwfilter", "/etc/libvirt/nwfilter"]),
+            **engine_options(("auto", "iptables", "firewalld"))
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    trace = Trace(module)
+    result = dict(changed=False, commands=[], queries=[], bindings=[])
+    try:
+        filters = FilterSet()
+        for directory in params["filter_dirs"]:
+            if os.path.isdir(directory):
+                filters.load_directory(directory)
+        for index, text in enumerate(params["filters"]):
+            filters.add(parse_filter(text, "filters[%d]" % index))
+        bindings = [Binding(entry["interface"], entry["mac"], entry["filter"],
+                            entry["parameters"], entry["state"] or params["state"],
+                            where="bindings[%d]" % index)
+                    for index, entry in enumerate(params["bindings"])]
+        manager = NwfilterBindings(filters, params["backend"], check_mode=module.check_mode,
+                                   batch=params["batch"], trace=trace.callback)
+        result["backend"] = manager.backend
+        planned = manager.plan(bindings)
+        result["queries"] = command_list(manager.queries)
+        commands = manager.apply(planned)
+    except (FirewallError, FilterDefinitionError) as exc:
+        fail(module, exc, trace, **result)
+    result["commands"] = command_list(commands)
+    result["changed"] = bool(commands)
+    result["bindings"] = [dict(interface=item.binding.interface, filter=item.binding.filter,
+                               action=item.action) for item in planned]
+    if module._diff:  # pylint: disable=protected-access
+        result["diff"] = [dict(before_header=item.binding.interface,
+                               after_header=item.binding.interface,
+                               before=view_text(item.current), after=view_text(item.final))
+                          for item in planned if item.action != "unchanged"]
+    if trace.lines:
+        result["trace"] = trace.lines
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
