@@ -8,8 +8,10 @@ COLLECTIONS := $(CURDIR)/$(BUILD)/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/virtkit/host
 PYTEST_ARGS ?=
 
-# Debian packages: the firewall tools, firewalld on a private bus, and sanity's shellcheck.
-APT_PACKAGES := iptables nftables ebtables iproute2 dbus firewalld python3-firewall shellcheck
+# Debian packages: the firewall tools, firewalld on a private bus, libvirt's nwfilter driver
+# (the tests' oracle and the built-in filters), and sanity's shellcheck.
+APT_PACKAGES := iptables nftables ebtables iproute2 dbus firewalld python3-firewall shellcheck \
+	libvirt-daemon libvirt-daemon-config-nwfilter libvirt-clients
 
 export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
@@ -70,6 +72,7 @@ demo: deps
 bench: deps
 	$(VENV)/bin/python benchmarks/firewall_apply.py
 	$(VENV)/bin/python benchmarks/virt_networks.py
+	$(VENV)/bin/python benchmarks/nwfilter.py
 
 clean:
 	rm -rf $(BUILD) tests/output

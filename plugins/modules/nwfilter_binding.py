@@ -12,7 +12,7 @@ description:
     ordered as libvirt does (ebtables chains C(libvirt-I-IF), C(libvirt-O-IF) and their
     sub-chains in the nat table; iptables and ip6tables chains C(FI-IF), C(FO-IF), C(HI-IF)
     reached from C(libvirt-in), C(libvirt-out) and C(libvirt-host-in)).
-  - Filters are libvirt nwfilter XML, from the host's directories (libvirt's built-in set:
+  - Filters are libvirt nwfilter XML, from the host's directories (libvirt's built-in set,
     clean-traffic, no-mac-spoofing, no-ip-spoofing, no-arp-spoofing, allow-dhcp-server, ...) and
     from O(filters). References between filters are followed; a loop or a missing filter is an
     error naming the filters.

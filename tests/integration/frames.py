@@ -35,7 +35,7 @@ def frame(src_mac, src_ip, tag):
 def send(interface, src_mac, src_ip, tag, count):
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     sock.bind((interface, 0))
-    for _ in range(int(count)):
+    for _frame in range(int(count)):
         sock.send(frame(src_mac, src_ip, tag))
         time.sleep(0.01)
 

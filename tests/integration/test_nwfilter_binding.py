@@ -165,6 +165,7 @@ def test_spoofed_frames_are_dropped_and_legitimate_ones_pass(netns):  # pylint: 
             run("ip", "link", "set", inside, "netns", namespace)
             run("ip", "link", "set", port, "master", "br0", "up")
             run("ip", "netns", "exec", namespace, "ip", "link", "set", inside, "up")
+
         def traffic():
             receiver = subprocess.Popen(["ip", "netns", "exec", peer, sys.executable, script,
                                          "receive", "eth-p", "2"], stdout=subprocess.PIPE,

@@ -291,8 +291,7 @@ class NwfilterBindings(object):
 
     def _leftovers(self, item):
         """Temporary chains and jumps an interrupted run left behind (only those that exist)."""
-        interface = item.binding.interface
-        return [(tool, args) for tool, args in self._removal(item, temporary=True)]
+        return self._removal(item, temporary=True)
 
     def _teardown(self, item):
         return self._removal(item, temporary=False)

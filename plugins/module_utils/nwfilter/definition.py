@@ -33,8 +33,12 @@ def chain_kind(chain):
         if chain.startswith(prefix):
             return prefix
     return None
+
+
 DEFAULT_RULE_PRIORITY = 500
-_VARIABLE = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)(?:\[(@?)(\d+)\])?$")
+# $NAME, $NAME[N] (a list element), $NAME[@K] (iterator K); libvirt allows spaces inside the
+# brackets and ignores what follows them.
+_VARIABLE = re.compile(r"^\$([A-Za-z0-9_]+)(?:\[\s*(@?)\s*(\d+)\s*\])?")
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
 
@@ -103,7 +107,6 @@ class Filter(object):
         self.chain = chain
         self.priority = priority
         self.entries = entries  # FilterRule and FilterRef, in document order
-
 
 
 def _number(text, what):
