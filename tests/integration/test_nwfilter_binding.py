@@ -108,15 +108,16 @@ def test_absent_removes_one_interface_only(netns):  # pylint: disable=unused-arg
 
 
 def test_broken_update_keeps_the_old_filter(netns):  # pylint: disable=unused-argument
-    """iptables has no CONTINUE target: the new filter is refused and the old one stays."""
+    """A value iptables refuses: the new filter is refused and the old one stays."""
     with_taps("vnet0")
     run_module("nwfilter_binding", {"backend": "iptables", "bindings": [bind("vnet0", IP="10.0.0.5")]})
     before = firewall_state()
     broken = ("<filter name='broken' chain='root'><filterref filter='clean-traffic'/>"
-              "<rule action='continue' direction='out'><tcp dstportstart='25'/></rule></filter>")
+              "<rule action='accept' direction='out'><tcp srcipaddr='$PEER'/></rule></filter>")
     result = run_module("nwfilter_binding", {"backend": "iptables", "filters": [broken],
-                                             "bindings": [bind("vnet0", "broken", IP="10.0.0.5")]})
-    assert result["failed"] and "CONTINUE" in result["msg"]
+                                             "bindings": [bind("vnet0", "broken", IP="10.0.0.5",
+                                                               PEER="999.1.1.1")]})
+    assert result["failed"] and "999.1.1.1" in result["msg"], result["msg"]
     assert firewall_state() == before
 
 
@@ -187,3 +188,23 @@ def test_spoofed_frames_are_dropped_and_legitimate_ones_pass(netns):  # pylint: 
     finally:
         for name in (guest, peer):
             subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def test_through_firewalld(netns, private_bus):  # pylint: disable=unused-argument
+    """With firewalld running, the commands go through its passthrough; the rules are the same."""
+    from harness import Firewalld  # pylint: disable=import-outside-toplevel
+    with_taps("vnet0")
+    args = {"filters": [CUSTOM], "bindings": [bind("vnet0", "tck-mix", A="1.1.1.1", B="80")]}
+    daemon = Firewalld(private_bus, "iptables")
+    try:
+        env = {"DBUS_SYSTEM_BUS_ADDRESS": private_bus.address}
+        result = run_module("nwfilter_binding", args, env=env)
+        assert not result.get("failed"), result.get("msg")
+        assert result["backend"] == "firewalld"
+        assert all(c.get("via") == "firewalld" for c in result["commands"])
+        assert "-A FI-vnet0 -p tcp -m tcp --sport 22" in run("iptables", "-S", "FI-vnet0")
+        assert "-j I-vnet0-mac" in run("ebtables", "-t", "nat", "-L", "libvirt-I-vnet0")
+        again = run_module("nwfilter_binding", args, env=env)
+        assert not again["changed"], again
+    finally:
+        daemon.stop()

@@ -57,8 +57,7 @@ ATTRIBUTE_ORDER[None] = ()
 
 EBTABLES_TARGETS = {"accept": "ACCEPT", "drop": "DROP", "reject": "DROP", "return": "RETURN",
                     "continue": "CONTINUE"}
-IPTABLES_TARGETS = {"accept": "ACCEPT", "drop": "DROP", "reject": "REJECT", "return": "RETURN",
-                    "continue": "CONTINUE"}
+IPTABLES_TARGETS = {"accept": "ACCEPT", "drop": "DROP", "reject": "REJECT", "return": "RETURN"}
 SUBCHAIN_ETHERTYPE = {"ipv4": 0x0800, "ipv6": 0x86dd, "arp": 0x0806, "rarp": 0x8035,
                       "vlan": 0x8100}
 STP_DESTINATION = "01:80:c2:00:00:00"
@@ -399,7 +398,7 @@ def iptables_commands(instance, values, interface):
         if icmp_type and _icmp_type_skips(chain, rule.direction):
             continue
         words = _iptables_rule(instance, values, name, reversed_, explicit_state, icmp_type)
-        if words is not None and rule.action == "accept" and chain != "FP":
+        if words is not None and rule.action == "accept" and chain != "FP" and words[-2] == "-j":
             # From the VM, an accepted packet returns to libvirt's chains for the rest of them.
             words[-1] = "RETURN"
         if words is not None:
@@ -415,9 +414,14 @@ def _explicit_state_applies(chain, direction):
 
 
 def _icmp_type_skips(chain, direction):
+    """An ICMP type is one-directional: the reverse chains do not get the rule. libvirt also
+    drops both sides of an inout rule, so the rule vanishes; here an inout rule keeps both
+    directions (documented difference)."""
+    if direction == "inout":
+        return False
     if chain == "FP":
-        return direction in ("out", "inout")
-    return direction in ("in", "inout")
+        return direction == "out"
+    return direction == "in"
 
 
 def _iptables_rule(instance, values, name, reversed_, explicit_state, icmp_type):
@@ -452,13 +456,13 @@ def _iptables_rule(instance, values, name, reversed_, explicit_state, icmp_type)
         words.extend((["!"] if values.negated("flags") else []) + ["--tcp-flags", mask, comp])
     if name in ("tcp", "udp", "sctp"):
         sport, dport = ("--dport", "--sport") if reversed_ else ("--sport", "--dport")
-        # libvirt copies the negation of srcportstart onto the other port items.
-        port_negated = values.negated("srcportstart")
+        # libvirt copies the negation of srcportstart onto dstportstart, so a negated
+        # destination port without a source port loses its "!": here each keeps its own.
         if values.has("srcportstart"):
-            words.extend((["!"] if port_negated else [])
+            words.extend((["!"] if values.negated("srcportstart") else [])
                          + [sport, _range(values, "srcportstart", "srcportend")])
         if values.has("dstportstart"):
-            words.extend((["!"] if port_negated else [])
+            words.extend((["!"] if values.negated("dstportstart") else [])
                          + [dport, _range(values, "dstportstart", "dstportend")])
     if name == "tcp" and values.has("option"):
         words.extend((["!"] if values.negated("option") else [])
@@ -496,6 +500,10 @@ def _iptables_rule(instance, values, name, reversed_, explicit_state, icmp_type)
                      + ["--connlimit-above", values.number("connlimit-above", 16)])
     if values.has("comment"):
         words.extend(["-m", "comment", "--comment", values.raw("comment")[0][:256]])
+    if rule.action == "continue":
+        # iptables has no CONTINUE target (libvirt passes one and the binding fails); a rule
+        # without a target is iptables' way to match and go on.
+        return words
     words.extend(["-j", IPTABLES_TARGETS[rule.action]])
     return words
 

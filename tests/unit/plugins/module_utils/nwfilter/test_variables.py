@@ -105,3 +105,27 @@ def test_literal_formatting():
                           "--ip-protocol", "6", "--ip-tos", "0x3f", "-j", "ACCEPT")
     with pytest.raises(FilterDefinitionError, match="'1:2:3' is not a MAC address"):
         rules_for("srcmacaddr='1:2:3'", {})
+
+
+def ip_rules(xml):
+    filters = FilterSet()
+    filters.add(parse_filter(xml))
+    return [[tool] + list(args) for tool, args, _ignore in new_rules(filters, "t", "vnet0", {})
+            if tool == "iptables" and args[0] == "-A"
+            and args[1] in ("FJ-vnet0", "FP-vnet0", "HJ-vnet0")]
+
+
+def test_libvirt_bugs_done_right():
+    """Three places where libvirt's output is wrong and this driver deliberately differs."""
+    # inout ICMP with a type: libvirt emits nothing at all; here both directions are kept.
+    got = ip_rules("<filter name='t'><rule action='accept' direction='inout'>"
+                   "<icmp type='8'/></rule></filter>")
+    assert [args[2] for args in got] == ["FJ-vnet0", "FP-vnet0", "HJ-vnet0"]
+    # A negated destination port alone keeps its "!" (libvirt loses it).
+    got = ip_rules("<filter name='t'><rule action='drop' direction='out'>"
+                   "<tcp match='no' dstportstart='22'/></rule></filter>")
+    assert got[0][3:] == ["-p", "tcp", "!", "--dport", "22", "-j", "DROP"]
+    # continue: iptables has no CONTINUE target; the rule matches and goes on.
+    got = ip_rules("<filter name='t'><rule action='continue' direction='out'>"
+                   "<udp dstportstart='53'/></rule></filter>")
+    assert got[0][-2:] == ["--dport", "53"]
