@@ -35,8 +35,8 @@ class FirewallUnavailableError(FirewallError):
 class MissingLibraryError(FirewallUnavailableError):
     """A Python library the chosen backend needs is not installed on this host."""
 
-    def __init__(self, library, reason):
+    def __init__(self, library, user):
         super(MissingLibraryError, self).__init__(
-            "the %s backend needs the Python library %s, which is not installed: %s"
-            % (reason, library, "install it on the managed host"))
+            "%s needs the Python library %s, which is not installed on this host"
+            % (user, library))
         self.library = library

@@ -5,6 +5,7 @@ DBus connection (dbus-next), never through firewall-cmd."""
 
 import os
 
+from ansible_collections.virtkit.host.plugins.module_utils.dbus_client import SystemBus
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import (
     FirewallError,
     FirewallUnavailableError,
@@ -30,50 +31,14 @@ IPV = {LAYER_ETHERNET: "eb", LAYER_IPV4: "ipv4", LAYER_IPV6: "ipv6"}
 PIPELINE_WINDOW = 32  # passthrough calls in flight at once
 
 
-class FirewalldClient(object):
-    """One connection to the system bus (``DBUS_SYSTEM_BUS_ADDRESS`` or ``address``).
-
-    dbus-next's asyncio API is used from synchronous code through a private event loop: its
-    GLib API crashes on recent Pythons, and introspection is skipped (plain method calls).
-    """
+class FirewalldClient(SystemBus):
+    """A system-bus connection that speaks to firewalld."""
 
     def __init__(self, address=None):
-        try:
-            # pylint: disable=import-outside-toplevel
-            import asyncio
-            from dbus_next import BusType, Message, MessageType
-            from dbus_next.aio import MessageBus
-        except ImportError:
-            raise MissingLibraryError("dbus-next", "firewalld")
-        self._message = Message
-        self._error_type = MessageType.ERROR
-        self._loop = asyncio.new_event_loop()
-        # MessageBus binds to the current event loop when it is created.
-        asyncio.set_event_loop(self._loop)
-        self._asyncio = asyncio
-        try:
-            self._bus = self._loop.run_until_complete(
-                MessageBus(bus_address=address, bus_type=BusType.SYSTEM).connect())
-        except Exception as exc:  # pylint: disable=broad-except
-            # dbus-next raises OSError subclasses, ValueError or its own errors here.
-            self._close_loop()
-            raise FirewallUnavailableError(
-                "cannot connect to the system DBus bus%s: %s"
-                % (" at " + address if address else "", exc))
-
-    def call(self, destination, path, interface, member, signature="", body=None):
-        """``(error_name, body)``: error_name is None on success."""
-        reply = self._loop.run_until_complete(self._bus.call(self._message(
-            destination=destination, path=path, interface=interface, member=member,
-            signature=signature, body=body or [])))
-        if reply.message_type == self._error_type:
-            return reply.error_name, reply.body
-        return None, reply.body
+        super(FirewalldClient, self).__init__(address, "the firewalld backend")
 
     def firewalld_running(self):
-        error, body = self.call("org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                "org.freedesktop.DBus", "NameHasOwner", "s", [BUS_NAME])
-        return error is None and bool(body[0])
+        return self.name_has_owner(BUS_NAME)
 
     def zone_call(self, member, signature="", body=None):
         """A method of firewalld's zone interface; a DBus error becomes a FirewallError."""
@@ -84,44 +49,15 @@ class FirewalldClient(object):
                                 % (member, tuple(body or ()), error, text), dbus_error=error)
         return reply[0] if reply else None
 
-    def _passthrough_message(self, ipv, args):
-        return self._message(destination=BUS_NAME, path=OBJECT_PATH, interface=DIRECT_INTERFACE,
-                             member="passthrough", signature="sas", body=[ipv, list(args)])
-
     def passthrough(self, ipv, args):
         return self.passthrough_many([(ipv, args)])[0]
 
     def passthrough_many(self, calls):
-        """Send every ``(ipv, args)`` call before reading any reply: firewalld handles them in
-        order, and the round trips overlap. Returns ``(error_name, body)`` per call."""
-        replies = self._loop.run_until_complete(self._call_all(
-            [self._passthrough_message(ipv, args) for ipv, args in calls]))
-        return [(reply.error_name, reply.body) if reply.message_type == self._error_type
-                else (None, reply.body) for reply in replies]
-
-    async def _call_all(self, messages):
-        # A bounded window: dbus-next takes a full socket buffer (EAGAIN) for a broken
-        # connection, so never queue more than a few dozen calls at once. The semaphore wakes
-        # waiters in order, so the calls still go out in order.
-        window = self._asyncio.Semaphore(PIPELINE_WINDOW)
-
-        async def call(message):
-            async with window:
-                return await self._bus.call(message)
-
-        return await self._asyncio.gather(*[call(message) for message in messages])
-
-    def close(self):
-        try:
-            self._bus.disconnect()
-            self._loop.run_until_complete(self._bus.wait_for_disconnect())
-        except Exception:  # pylint: disable=broad-except
-            pass  # the connection is going away either way
-        self._close_loop()
-
-    def _close_loop(self):
-        self._asyncio.set_event_loop(None)
-        self._loop.close()
+        """Every ``(ipv, args)`` call pipelined (firewalld handles them in order);
+        ``(error_name, body)`` per call."""
+        return self.call_all([self.message(BUS_NAME, OBJECT_PATH, DIRECT_INTERFACE, "passthrough",
+                                           "sas", [ipv, list(args)]) for ipv, args in calls],
+                             PIPELINE_WINDOW)
 
 
 def firewalld_process():
