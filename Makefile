@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # Debian packages: the firewall tools, firewalld on a private bus, libvirt's nwfilter driver
 # (the tests' oracle and the built-in filters), and sanity's shellcheck.
 APT_PACKAGES := iptables nftables ebtables iproute2 dbus firewalld python3-firewall shellcheck \
-	libvirt-daemon libvirt-daemon-config-nwfilter libvirt-clients
+	libvirt-daemon libvirt-daemon-config-nwfilter libvirt-clients polkitd pkexec node-acorn nodejs
 
 export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
@@ -41,13 +41,23 @@ $(BUILD)/target-bare/stamp: $(BUILD)/apt.stamp
 	@[ -x $(BUILD)/target-bare/bin/python ] || /usr/bin/python3 -m venv --without-pip $(BUILD)/target-bare
 	@touch $@
 
+# libvirt's polkit action definitions (org.libvirt.api.policy) for the tests' private polkitd,
+# taken from the libvirt-daemon-system package without installing it (its scripts would start
+# services on this machine).
+POLKIT_ACTIONS := $(BUILD)/polkit-actions/org.libvirt.api.policy
+$(POLKIT_ACTIONS): $(BUILD)/apt.stamp
+	rm -rf $(BUILD)/libvirt-deb && mkdir -p $(BUILD)/libvirt-deb $(dir $@)
+	cd $(BUILD)/libvirt-deb && apt-get download -q libvirt-daemon-system
+	dpkg-deb -x $(BUILD)/libvirt-deb/libvirt-daemon-system_*.deb $(BUILD)/libvirt-deb/root
+	cp $(BUILD)/libvirt-deb/root/usr/share/polkit-1/actions/org.libvirt.api.policy $@
+
 # The checkout, seen as ansible_collections/virtkit/host (how Ansible and module imports find it).
 $(COLLECTION_LINK):
 	@mkdir -p $(dir $@)
 	ln -sfn $(CURDIR) $@
 
 deps: $(BUILD)/apt.stamp $(VENV)/stamp $(BUILD)/venv-oldest/stamp $(BUILD)/target-bare/stamp \
-	$(COLLECTION_LINK)
+	$(POLKIT_ACTIONS) $(COLLECTION_LINK)
 
 unit: deps
 	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)

@@ -99,6 +99,7 @@ class PrivateBus(object):
     def __init__(self):
         require("dbus-daemon")
         self.directory = tempfile.mkdtemp(prefix="virtkit-bus-")
+        os.chmod(self.directory, 0o755)  # daemons that drop root (polkitd) must reach the socket
         self.address = "unix:path=%s/bus.sock" % self.directory
         config = os.path.join(self.directory, "bus.conf")
         with open(config, "w") as handle:
@@ -289,6 +290,59 @@ class LibvirtNwfilterd(object):
 
     def unbind(self, portdev):
         self.virsh("nwfilter-binding-delete", portdev)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+POLKITD_START = """set -e
+mount --bind "$1/rules" /etc/polkit-1/rules.d
+mount --bind "$1/empty" /usr/share/polkit-1/rules.d
+mount --bind "$1/actions" /usr/share/polkit-1/actions
+exec /usr/lib/polkit-1/polkitd --no-debug
+"""
+
+
+class Polkitd(object):
+    """polkitd on ``bus`` with the rules of ``rules_dir`` and libvirt's actions, in a private
+    mount namespace (polkitd reads fixed paths)."""
+
+    ACTIONS = os.path.join(checkout(), "build", "polkit-actions", "org.libvirt.api.policy")
+
+    def __init__(self, bus, rules_dir):
+        require("/usr/lib/polkit-1/polkitd", "unshare")
+        if not os.path.exists(self.ACTIONS):
+            require(self.ACTIONS)
+        self.directory = tempfile.mkdtemp(prefix="virtkit-polkitd-")
+        for sub in ("empty", "actions"):
+            os.mkdir(os.path.join(self.directory, sub))
+        shutil.copy(self.ACTIONS, os.path.join(self.directory, "actions"))
+        os.symlink(os.path.abspath(rules_dir), os.path.join(self.directory, "rules"))
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus.address)
+        self.proc = subprocess.Popen(
+            ["unshare", "-m", "--propagation", "private", "sh", "-c", POLKITD_START, "sh",
+             self.directory], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        from ansible_collections.virtkit.host.plugins.module_utils.dbus_client import (  # pylint: disable=import-outside-toplevel
+            SystemBus,
+        )
+        client = SystemBus(bus.address)
+        try:
+            deadline = time.time() + 30
+            while not client.name_has_owner("org.freedesktop.PolicyKit1"):
+                if self.proc.poll() is not None or time.time() > deadline:
+                    err = self.proc.stderr.read().decode() if self.proc.poll() is not None else ""
+                    self.stop()
+                    pytest.fail("polkitd did not start: %s" % err)
+                time.sleep(0.05)
+        finally:
+            client.close()
 
     def stop(self):
         if self.proc.poll() is None:

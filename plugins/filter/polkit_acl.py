@@ -1,0 +1,53 @@
+# Copyright: (c) 2026, virtkit.host contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+name: polkit_acl
+short_description: Render a declarative libvirt access policy as polkit JavaScript rules
+version_added: 0.1.0
+description:
+  - Checks each entry against libvirt's ACL objects, permissions and details and renders the
+    polkit rules (ECMAScript 5) that enforce it, every value escaped. Used by the
+    P(virtkit.host.polkit_acl#role) role.
+options:
+  _input:
+    description: Policy entries (see the role's C(polkit_acl_rules)).
+    type: list
+    elements: dict
+    required: true
+  header:
+    description: Comment lines put at the top (each starting with C(//)).
+    type: str
+    default: ""
+author:
+  - virtkit.host contributors (@virtkit)
+"""
+
+EXAMPLES = r"""
+- name: The rules file's content
+  ansible.builtin.debug:
+    msg: "{{ [{'user': 'berrange', 'actions': ['connect.getattr'],
+               'details': {'connect_driver': 'QEMU'}}] | virtkit.host.polkit_acl }}"
+"""
+
+RETURN = r"""
+_value:
+  description: The rules file's text.
+  type: str
+"""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.virtkit.host.plugins.module_utils.libvirt_acl import AclError, render
+
+
+def polkit_acl(policy, header=""):
+    try:
+        return render(policy, header)
+    except AclError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"polkit_acl": polkit_acl}
