@@ -90,7 +90,7 @@ def render(policy, header=""):
     blocks = []
     for index, entry in enumerate(policy or []):
         blocks.append(_rule(entry, "polkit_acl_rules[%d]" % index))
-    lines = [line for line in header.splitlines()]
+    lines = header.splitlines()
     lines.append("// libvirt access control (access_drivers = [ \"polkit\" ]). First matching "
                  "rule wins.")
     return "\n".join(lines + blocks) + "\n"

@@ -221,7 +221,7 @@ class LibvirtNwfilterd(object):
 
     DRIVER = "/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_nwfilter.so"
 
-    def __init__(self):
+    def __init__(self, extra_config="", command_log=True):
         require("libvirtd", "virsh", "unshare")
         if not os.path.exists(self.DRIVER):
             require(self.DRIVER)
@@ -235,10 +235,13 @@ class LibvirtNwfilterd(object):
                         os.path.join(self.directory, "etc", "nwfilter"))
         self.log = os.path.join(self.directory, "libvirtd.log")
         with open(os.path.join(self.directory, "libvirtd.conf"), "w") as handle:
-            handle.write('unix_sock_dir = "%s/sock"\nauth_unix_rw = "none"\n'
-                         'log_filters = "1:util.command"\nlog_outputs = "1:file:%s"\n'
-                         % (self.directory, self.log))
+            handle.write('unix_sock_dir = "%s/sock"\nauth_unix_rw = "none"\n' % self.directory)
+            if command_log:
+                handle.write('log_filters = "1:util.command"\nlog_outputs = "1:file:%s"\n'
+                             % self.log)
+            handle.write(extra_config)
         self.uri = "nwfilter:///system?socket=%s/sock/libvirt-sock" % self.directory
+        self.admin_uri = "libvirtd:///system?socket=%s/sock/libvirt-admin-sock" % self.directory
         env = dict(os.environ, LIBVIRT_DRIVER_DIR=os.path.join(self.directory, "drivers"),
                    DBUS_SYSTEM_BUS_ADDRESS="unix:path=/nonexistent")
         self.proc = subprocess.Popen(
@@ -255,6 +258,9 @@ class LibvirtNwfilterd(object):
 
     def virsh(self, *args):
         return run("virsh", "-c", self.uri, *args)
+
+    def admin(self, *args):
+        return run("virt-admin", "-c", self.admin_uri, *args)
 
     def define_filter(self, xml):
         path = os.path.join(self.directory, "filter.xml")

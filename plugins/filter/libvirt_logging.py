@@ -1,0 +1,62 @@
+# Copyright: (c) 2026, virtkit.host contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+name: libvirt_logging
+short_description: libvirt's logging settings, checked, as libvirtd.conf values
+version_added: 0.1.0
+description:
+  - Checks log level, filters and outputs the way libvirtd would (so a bad value is caught
+    before a daemon fails to start on it) and returns the libvirtd.conf values to set, naming
+    the offending entry otherwise. Used by the P(virtkit.host.libvirt_logging#role) role.
+options:
+  _input:
+    description: The filters, as the role's C(libvirt_logging_filters).
+    type: list
+    elements: dict
+    required: true
+  outputs:
+    description: The outputs, as the role's C(libvirt_logging_outputs).
+    type: list
+    elements: dict
+    default: []
+  level:
+    description: The default level (1-4), or null to leave C(log_level) alone.
+    type: int
+  version:
+    description: libvirt's version (C(libvirtd --version) output will do), for version-dependent settings.
+    type: str
+author:
+  - virtkit.host contributors (@virtkit)
+"""
+
+EXAMPLES = r"""
+- name: The settings
+  ansible.builtin.debug:
+    msg: "{{ [{'level': 1, 'match': 'qemu'}] | virtkit.host.libvirt_logging(outputs=[{'level': 1, 'type': 'journald'}]) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: libvirtd.conf keys and values (C(log_filters), C(log_outputs), C(log_level), C(log_buffer_size)).
+  type: dict
+"""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.virtkit.host.plugins.module_utils.libvirt_logging import (
+    LoggingSettingsError,
+    settings,
+)
+
+
+def libvirt_logging(filters, outputs=None, level=None, version=None):
+    try:
+        return settings(level, filters, outputs, version)
+    except LoggingSettingsError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"libvirt_logging": libvirt_logging}
