@@ -9,14 +9,16 @@ COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/virtkit/host
 PYTEST_ARGS ?=
 
 # Debian packages: the firewall tools, firewalld on a private bus, libvirt's nwfilter driver
-# (the tests' oracle and the built-in filters), and sanity's shellcheck.
+# (the tests' oracle and the built-in filters), polkitd and acorn for the ACL tests, podman and
+# debootstrap for the Molecule scenarios, and sanity's shellcheck.
 APT_PACKAGES := iptables nftables ebtables iproute2 dbus firewalld python3-firewall shellcheck \
-	libvirt-daemon libvirt-daemon-config-nwfilter libvirt-clients polkitd pkexec node-acorn nodejs
+	libvirt-daemon libvirt-daemon-config-nwfilter libvirt-clients polkitd pkexec node-acorn nodejs \
+	podman crun fuse-overlayfs slirp4netns uidmap debootstrap
 
 export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
-.PHONY: all deps compat test unit integration sanity demo bench clean
+.PHONY: all deps compat test unit integration sanity molecule demo bench clean
 
 all: test
 
@@ -34,6 +36,12 @@ $(VENV)/stamp: requirements-dev.txt
 $(BUILD)/venv-oldest/stamp: requirements-oldest.txt
 	@[ -x $(BUILD)/venv-oldest/bin/python ] || $(PYTHON) -m venv $(BUILD)/venv-oldest
 	$(BUILD)/venv-oldest/bin/pip install -q --disable-pip-version-check -r requirements-oldest.txt
+	@touch $@
+
+# Molecule with the podman driver, for the roles' scenarios.
+$(BUILD)/venv-molecule/stamp: requirements-molecule.txt
+	@[ -x $(BUILD)/venv-molecule/bin/python ] || $(PYTHON) -m venv $(BUILD)/venv-molecule
+	$(BUILD)/venv-molecule/bin/pip install -q --disable-pip-version-check -r requirements-molecule.txt
 	@touch $@
 
 # A managed host's Python as it comes: Debian's python3, none of the collection's libraries.
@@ -57,7 +65,7 @@ $(COLLECTION_LINK):
 	ln -sfn $(CURDIR) $@
 
 deps: $(BUILD)/apt.stamp $(VENV)/stamp $(BUILD)/venv-oldest/stamp $(BUILD)/target-bare/stamp \
-	$(POLKIT_ACTIONS) $(COLLECTION_LINK)
+	$(BUILD)/venv-molecule/stamp $(POLKIT_ACTIONS) $(COLLECTION_LINK)
 
 unit: deps
 	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)
@@ -67,6 +75,9 @@ integration: deps
 
 sanity: deps
 	hacking/sanity.sh $(VENV) --python 3.11
+
+molecule: deps
+	$(VENV)/bin/pytest -q tests/integration/test_molecule.py $(PYTEST_ARGS)
 
 # Code that runs on managed hosts must work on their oldest Python (3.8).
 compat: deps
