@@ -61,6 +61,38 @@ def run(*argv, **kwargs):
     return proc.stdout
 
 
+def terminate(proc):
+    """Stop a daemon we started: politely, then not."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_playbook(tmp_path, play, variables, *options):
+    """ansible-playbook on localhost with this checkout's collection; returns (exit code,
+    changed count of the recap or None, output)."""
+    import json  # pylint: disable=import-outside-toplevel
+    import re  # pylint: disable=import-outside-toplevel
+    import sys  # pylint: disable=import-outside-toplevel
+    book = tmp_path / "play.yml"
+    book.write_text(play)
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps(dict(variables, ansible_python_interpreter=sys.executable)))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(checkout(), "build", "collections"),
+               ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False",
+               ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+                           "-i", "localhost,", str(book), "-e", "@" + str(extra)] + list(options),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, env=env, check=False)
+    recap = re.search(r"localhost\s*: ok=(\d+)\s+changed=(\d+)", proc.stdout)
+    return proc.returncode, int(recap.group(2)) if recap else None, proc.stdout
+
+
 def ruleset():
     """Everything netfilter holds in this namespace, comments (timestamps) left out."""
     texts = [run("nft", "list", "ruleset")]
@@ -160,13 +192,7 @@ class Firewalld(object):
         pytest.fail("firewalld did not start:\n" + self.log.read())
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         self.log.close()
         shutil.rmtree(self.directory, ignore_errors=True)
         shutil.rmtree("/run/firewalld", ignore_errors=True)  # firewalld hard-codes it
@@ -298,13 +324,7 @@ class LibvirtNwfilterd(object):
         self.virsh("nwfilter-binding-delete", portdev)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -351,11 +371,5 @@ class Polkitd(object):
             client.close()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         shutil.rmtree(self.directory, ignore_errors=True)

@@ -1,13 +1,10 @@
 """The libvirt_logging role against a real libvirtd: settings written, read back with
 virt-admin, applied at run time, bad values caught before any daemon sees them."""
 
-import json
 import os
 import re
-import subprocess
-import sys
 
-from harness import LibvirtNwfilterd, checkout
+from harness import LibvirtNwfilterd, run_playbook
 
 PLAY = """
 - hosts: localhost
@@ -19,19 +16,7 @@ PLAY = """
 
 
 def playbook(tmp_path, variables, *options):
-    book = tmp_path / "play.yml"
-    book.write_text(PLAY)
-    extra = tmp_path / "vars.json"
-    extra.write_text(json.dumps(dict(variables, ansible_python_interpreter=sys.executable)))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(checkout(), "build", "collections"),
-               ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False",
-               ANSIBLE_NOCOLOR="1")
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-                           "-i", "localhost,", str(book), "-e", "@" + str(extra)] + list(options),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, env=env, check=False)
-    recap = re.search(r"localhost\s*: ok=(\d+)\s+changed=(\d+)", proc.stdout)
-    return proc.returncode, int(recap.group(2)) if recap else None, proc.stdout
+    return run_playbook(tmp_path, PLAY, variables, *options)
 
 
 def settings_of(text):

@@ -1,15 +1,11 @@
 """The polkit_acl role on this host's files, then the policy asked of a real polkitd through
 the polkit_check module (for a non-root subject: polkit always authorises uid 0)."""
 
-import json
 import os
-import re
-import subprocess
-import sys
 
 import pytest
 
-from harness import Polkitd, checkout, run_module
+from harness import Polkitd, run_module, run_playbook
 
 POLICY = [
     {"name": "the article's first example", "user": "nobody", "actions": ["connect.getattr"],
@@ -29,20 +25,7 @@ PLAY = """
 
 
 def playbook(tmp_path, variables, *options):
-    book = tmp_path / "play.yml"
-    book.write_text(PLAY)
-    extra = tmp_path / "vars.json"
-    extra.write_text(json.dumps(dict(variables, ansible_python_interpreter=sys.executable)))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(checkout(), "build", "collections"),
-               ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False",
-               ANSIBLE_NOCOLOR="1")
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-                           "-i", "localhost,", str(book), "-e", "@" + str(extra)] + list(options),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, env=env, check=False)
-    recap = re.search(r"localhost\s*: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
-                      proc.stdout)
-    return proc.returncode, int(recap.group(2)) if recap else None, proc.stdout
+    return run_playbook(tmp_path, PLAY, variables, *options)
 
 
 @pytest.fixture
