@@ -1,7 +1,6 @@
 """The libvirt_logging role against a real libvirtd: settings written, read back with
 virt-admin, applied at run time, bad values caught before any daemon sees them."""
 
-import os
 import re
 
 from harness import LibvirtNwfilterd, run_playbook
