@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 # debootstrap for the Molecule scenarios, and sanity's shellcheck.
 APT_PACKAGES := iptables nftables ebtables iproute2 dbus firewalld python3-firewall shellcheck \
 	libvirt-daemon libvirt-daemon-config-nwfilter libvirt-clients polkitd pkexec node-acorn nodejs \
-	podman crun fuse-overlayfs slirp4netns uidmap debootstrap
+	podman crun fuse-overlayfs slirp4netns uidmap debootstrap osinfo-db libxml2-utils
 
 export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
