@@ -101,3 +101,51 @@ def test_root_hash(tmp_path):
     assert not rootfs.set_root_hash(str(tmp_path), hashed)
     with pytest.raises(rootfs.ShadowError, match="has no shadow file"):
         rootfs.set_root_hash(str(tmp_path / "nothing"), hashed)
+
+
+def test_domain_xml_validates_and_compares_semantically(tmp_path):
+    import shutil  # pylint: disable=import-outside-toplevel
+    import subprocess  # pylint: disable=import-outside-toplevel
+    from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.domain import (  # pylint: disable=import-outside-toplevel
+        DomainError,
+        LxcDomain,
+        differences,
+    )
+    domain = LxcDomain("mycontainer", "/var/lib/libvirt/filesystems/mycontainer", memory=800,
+                       idmap=(100000, 100000, 65536))
+    validator = shutil.which("virt-xml-validate")
+    if validator is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("virt-xml-validate is missing (make deps installs libvirt-clients)")
+    else:
+        path = tmp_path / "domain.xml"
+        path.write_text(domain.xml())
+        check = subprocess.run([validator, str(path), "domain"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+        assert check.returncode == 0, check.stdout
+    # As libvirt would print it back: defaults added, attributes reordered, MiB units.
+    defined = domain.xml().replace("<vcpu>1</vcpu>", "<vcpu placement='static'>1</vcpu>").replace(
+        "<memory unit=\"KiB\">819200</memory>", "<memory unit='MiB'>800</memory>"
+        "<currentMemory unit='KiB'>819200</currentMemory><uuid>e21987a5-e98e-9c99-0e35-803e4d9ad1fe</uuid>")
+    assert differences(domain, defined) == {}
+    bigger = LxcDomain("mycontainer", "/var/lib/libvirt/filesystems/mycontainer", memory=1024,
+                       idmap=(100000, 100000, 65536))
+    assert differences(bigger, defined) == {"memory_kib": (819200, 1048576)}
+    for kwargs, message in (({"name": "a/b"}, "name 'a/b' is not a domain name"),
+                            ({"memory": 0}, "memory 0 must be a whole number of MiB, at least 1"),
+                            ({"root": "relative"}, "root 'relative' is not an absolute path")):
+        arguments = dict({"name": "x", "root": "/srv/x"}, **kwargs)
+        with pytest.raises(DomainError, match=message):
+            LxcDomain(**arguments)
+
+
+def test_facts_of_libvirts_own_lxc_examples():
+    from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.domain import (  # pylint: disable=import-outside-toplevel
+        facts_of,
+    )
+    from libvirt_reference import ROOT  # pylint: disable=import-outside-toplevel
+    with open(os.path.join(ROOT, "lxc", "lxc-idmap.xml")) as handle:
+        facts = facts_of(handle.read())
+    assert facts["name"] == "jessie" and facts["root"] == "/mach/jessie"
+    assert facts["memory_kib"] == 1048576 and facts["idmap"] == (100000, 100000, 100000)
+    assert facts["console"] and not facts["privnet"] and facts["init"] == "/sbin/init"
