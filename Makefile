@@ -13,7 +13,8 @@ PYTEST_ARGS ?=
 # debootstrap for the Molecule scenarios, and sanity's shellcheck.
 APT_PACKAGES := iptables nftables ebtables iproute2 dbus firewalld python3-firewall shellcheck \
 	libvirt-daemon libvirt-daemon-config-nwfilter libvirt-clients polkitd pkexec node-acorn nodejs \
-	podman crun fuse-overlayfs slirp4netns uidmap debootstrap osinfo-db libxml2-utils
+	podman crun fuse-overlayfs slirp4netns uidmap debootstrap osinfo-db libxml2-utils \
+	libvirt-daemon-driver-lxc libvirt-dev pkg-config gcc dnf rpm createrepo-c busybox-static
 
 export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)

@@ -231,6 +231,8 @@ def run_module(name, args, check=False, diff=False, verbosity=0, env=None):
 
 
 LIBVIRTD_START = """set -e
+# crun and libvirt's LXC driver refuse this machine's hybrid cgroups: hide the cgroup2 mount.
+if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified; fi
 mount -t tmpfs tmpfs /run
 mkdir -p /run/libvirt
 mount --bind "$1/var" /var
@@ -245,10 +247,11 @@ class LibvirtNwfilterd(object):
     current network namespace and a private mount namespace, on a socket of its own. Its log
     holds every command it runs."""
 
-    DRIVER = "/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_nwfilter.so"
+    DRIVERS = "/usr/lib/x86_64-linux-gnu/libvirt/connection-driver"
 
-    def __init__(self, extra_config="", command_log=True):
+    def __init__(self, extra_config="", command_log=True, driver="nwfilter"):
         require("libvirtd", "virsh", "unshare")
+        self.DRIVER = os.path.join(self.DRIVERS, "libvirt_driver_%s.so" % driver)
         if not os.path.exists(self.DRIVER):
             require(self.DRIVER)
         self.directory = tempfile.mkdtemp(prefix="virtkit-libvirtd-")
@@ -266,7 +269,7 @@ class LibvirtNwfilterd(object):
                 handle.write('log_filters = "1:util.command"\nlog_outputs = "1:file:%s"\n'
                              % self.log)
             handle.write(extra_config)
-        self.uri = "nwfilter:///system?socket=%s/sock/libvirt-sock" % self.directory
+        self.uri = "%s:///system?socket=%s/sock/libvirt-sock" % (driver, self.directory)
         self.admin_uri = "libvirtd:///system?socket=%s/sock/libvirt-admin-sock" % self.directory
         env = dict(os.environ, LIBVIRT_DRIVER_DIR=os.path.join(self.directory, "drivers"),
                    DBUS_SYSTEM_BUS_ADDRESS="unix:path=/nonexistent")
