@@ -31,21 +31,3 @@ requirements:
   - The firewall tools of the chosen backend on the managed host (C(iptables), C(ip6tables),
     C(ebtables), C(nft)); the Python library C(dbus-next) for firewalld.
 """
-
-    # The attributes every module on the firewall engine has.
-    ATTRIBUTES = r"""
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-  idempotent:
-    description: When run twice in a row with the same arguments, the second run reports no change.
-    support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
-"""

@@ -19,7 +19,7 @@ description:
     missing rule is inserted. A missing user chain that a present rule needs is created.
 extends_documentation_fragment:
   - virtkit.host.firewall
-  - virtkit.host.firewall.attributes
+  - virtkit.host.attributes
 options:
   rules:
     description: Rules, in the order they are applied.

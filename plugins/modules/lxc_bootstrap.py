@@ -106,22 +106,10 @@ options:
     description: With O(state=absent), also delete the root directory.
     type: bool
     default: false
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-  idempotent:
-    description: When run twice in a row with the same arguments, the second run reports no change.
-    support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
 requirements:
   - The Python library C(libvirt-python); C(osinfo-db); C(dnf) or C(yum) with C(rpm), or C(debootstrap).
+extends_documentation_fragment:
+  - virtkit.host.attributes
 author:
   - virtkit.host contributors (@virtkit)
 """

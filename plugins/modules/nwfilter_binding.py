@@ -22,7 +22,7 @@ description:
     filters stay in force. Many interfaces take a handful of processes in all.
 extends_documentation_fragment:
   - virtkit.host.firewall
-  - virtkit.host.firewall.attributes
+  - virtkit.host.attributes
 options:
   bindings:
     description: One entry per guest interface.

@@ -23,7 +23,7 @@ description:
     nothing else; libvirt's private chains stay.
 extends_documentation_fragment:
   - virtkit.host.firewall
-  - virtkit.host.firewall.attributes
+  - virtkit.host.attributes
 options:
   networks:
     description:
