@@ -19,7 +19,7 @@ APT_PACKAGES := iptables nftables ebtables iproute2 dbus firewalld python3-firew
 export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
-.PHONY: all deps compat test unit integration sanity molecule demo bench clean
+.PHONY: all deps compat lint test unit integration sanity molecule demo bench clean
 
 all: test
 
@@ -77,6 +77,10 @@ integration: deps
 sanity: deps
 	hacking/sanity.sh $(VENV) --python 3.11
 
+# ansible-lint's production profile over the roles and playbooks.
+lint: deps
+	HOME=$(CURDIR)/$(BUILD)/lint-home $(BUILD)/venv-molecule/bin/ansible-lint --profile production --offline roles playbooks
+
 molecule: deps
 	$(VENV)/bin/pytest -q tests/integration/test_molecule.py $(PYTEST_ARGS)
 
@@ -84,7 +88,7 @@ molecule: deps
 compat: deps
 	$(VENV)/bin/vermin --no-tips --violations -t=3.8- plugins/
 
-test: deps compat
+test: deps compat lint
 	$(VENV)/bin/pytest -q tests/unit tests/integration $(PYTEST_ARGS)
 	hacking/sanity.sh $(VENV) --python 3.11
 

@@ -141,7 +141,7 @@ def test_role_for_a_list_of_guests(tmp_path, repository, libvirtd):
                 "repos": [{"name": "local", "baseurl": repository}], "state": "defined"}
     guests = [{"name": "web%d" % i, "root": str(tmp_path / ("web%d" % i)), "memory": 64,
                "root_password": "s3cret-%d" % i} for i in (1, 2)]
-    variables = {"lxc_guest_defaults": defaults, "lxc_guests": guests}
+    variables = {"lxc_guest_defaults": defaults, "lxc_guest_containers": guests}
     code, changed, out = run_playbook(tmp_path, ROLE_PLAY, variables)
     assert code == 0 and changed == 1, out
     assert "s3cret" not in out  # no_log
