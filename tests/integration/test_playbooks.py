@@ -59,3 +59,41 @@ def test_check_diff_apply_and_rerun(netns):  # pylint: disable=unused-argument
     assert changed == 0
     changed, _output = playbook("--check", "--diff")
     assert changed == 0
+
+
+def test_site_playbook_converges_and_reruns_clean(netns, tmp_path):  # pylint: disable=unused-argument
+    """site.yml on a local host: network firewalls, access control and logging from inventory
+    variables; check mode first, then apply, then nothing to change."""
+    from harness import run_playbook  # pylint: disable=import-outside-toplevel
+    run("ip", "link", "add", "virbr0", "type", "bridge")
+    rules = tmp_path / "rules.d"
+    rules.mkdir()
+    config = tmp_path / "libvirtd.conf"
+    config.write_text("# libvirtd.conf\n")
+    play = open(os.path.join(checkout(), "playbooks", "site.yml")).read()
+    variables = {
+        "site_hosts": "localhost", "site_become": False, "ansible_connection": "local",
+        "virt_network_firewall_backend": "iptables",
+        "virt_networks": INVENTORY["all"]["children"]["libvirt_hosts"]["hosts"]["hypervisor1"][
+            "virt_networks"],
+        "polkit_acl_rules": [{"user": "nobody", "actions": ["domain.getattr"],
+                              "details": {"domain_name": "demo"}}],
+        "polkit_acl_rules_file": str(rules / "50-virtkit.rules"),
+        "polkit_acl_daemon_config": str(config), "polkit_acl_restart_daemon": False,
+        "polkit_acl_install_validator": False,
+        "libvirt_logging_config": str(config), "libvirt_logging_apply_runtime": False,
+        "libvirt_logging_version": "9.0.0",
+        "libvirt_logging_filters": [{"level": 1, "match": "util.firewall"}],
+    }
+    before = ruleset()
+    code, changed, out = run_playbook(tmp_path, play, variables, "--check", "--diff")
+    assert code == 0 and changed == 4, out
+    assert ruleset() == before and os.listdir(str(rules)) == []
+    code, changed, out = run_playbook(tmp_path, play, variables)
+    assert code == 0 and changed == 4, out
+    text = config.read_text()
+    assert 'access_drivers = [ "polkit" ]' in text and 'log_filters = "1:util.firewall"' in text
+    assert "LIBVIRT_PRT" in run("iptables-save", "-t", "nat")
+    for options in ((), ("--check", "--diff")):
+        code, changed, out = run_playbook(tmp_path, play, variables, *options)
+        assert code == 0 and changed == 0, out
