@@ -121,15 +121,19 @@ class Container(object):
         except self.libvirt.libvirtError as exc:
             raise PopulateError("domain", "cannot connect to %s: %s" % (self.params["uri"], exc))
 
+    def _lookup(self, conn):
+        """The domain of this name, or None."""
+        try:
+            return conn.lookupByName(self.params["name"])
+        except self.libvirt.libvirtError:
+            return None
+
     def domain(self):
         params = self.params
         wanted = self.wanted
         conn = self._connect()
         try:
-            try:
-                existing = conn.lookupByName(params["name"])
-            except self.libvirt.libvirtError:
-                existing = None
+            existing = self._lookup(conn)
             xml = wanted.xml()
             if existing is None:
                 self.changes.append("define domain %s" % params["name"])
@@ -164,10 +168,7 @@ class Container(object):
         params = self.params
         conn = self._connect()
         try:
-            try:
-                existing = conn.lookupByName(params["name"])
-            except self.libvirt.libvirtError:
-                existing = None
+            existing = self._lookup(conn)
             if existing is not None:
                 if existing.isActive():
                     self.changes.append("stop domain %s" % params["name"])
