@@ -9,7 +9,7 @@ import shlex
 
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.model import LAYERS
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.runner import ProcessRunner
+from ansible_collections.virtkit.host.plugins.module_utils.firewall.planner import EnginePlanner
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.state import (
     BUILTIN_CHAINS,
     canonical_iptables,
@@ -17,10 +17,6 @@ from ansible_collections.virtkit.host.plugins.module_utils.firewall.state import
     parse_ebtables_list,
     parse_list_rules,
     parse_nft_table,
-)
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.transaction import (
-    Firewall,
-    resolve_backend,
 )
 
 TABLES = {"ipv4": ("filter", "nat", "mangle", "raw", "security"),
@@ -102,32 +98,20 @@ def _check_table(layer, table, syntax, family, where):
     return None
 
 
-class RuleSet(object):
+class RuleSet(EnginePlanner):
     """Plans and applies declared chains and rules on this host. ``syntax`` follows the
     backend: nft for nftables, iptables for the others."""
 
     def __init__(self, backend="auto", check_mode=False, batch=True, bus_address=None,
                  trace=None, runner=None):
-        self.runner = runner or ProcessRunner()
         # The rules are iptables syntax unless nftables is asked for by name.
-        self.backend = resolve_backend(backend, self.runner, bus_address,
-                                       prefer=("iptables", "nftables"))
+        super(RuleSet, self).__init__(backend, check_mode, batch, bus_address, trace, runner,
+                                      prefer=("iptables", "nftables"))
         self.syntax = "nft" if self.backend == "nftables" else "iptables"
-        self.bus_address = bus_address
-        self.check_mode = check_mode
-        self.batch = batch
-        self.trace = trace
-        self.queries = []
         self.state = {}
 
-    def _reader(self):
-        fw = Firewall(self.backend, runner=self.runner, bus_address=self.bus_address,
-                      batch=False, trace=self.trace)
-        fw.start_transaction()
-        return fw
-
     def _read(self, tables):
-        fw = self._reader()
+        fw = self.reader()
         for layer, table in sorted(tables):
             if layer == "ethernet":
                 def keep(_fw, _layer, lines, table=table):
@@ -137,10 +121,10 @@ class RuleSet(object):
                 def keep(_fw, rule_layer, lines, table=table):
                     self.state[(rule_layer, table)] = parse_list_rules(lines)
                 fw.add_rule(layer, "--table", table, "--list-rules", query=keep)
-        self.queries += fw.apply()
+        self.read(fw)
 
     def _read_nft(self, tables):
-        fw = self._reader()
+        fw = self.reader()
         for family, table in sorted(tables):
             self.state[(family, table)] = None  # stays None when the table does not exist
 
@@ -148,7 +132,7 @@ class RuleSet(object):
                 self.state[key] = parse_nft_table("\n".join(lines))
             fw.add_rule("ipv4", "-a", "list", "table", family, table, query=keep,
                         ignore_errors=True)
-        self.queries += fw.apply()
+        self.read(fw)
 
     def plan(self, chains, rules):
         """Returns (changes, touched): the engine rules to run, as (additions, removals) lists
@@ -300,9 +284,7 @@ class RuleSet(object):
         additions, removals = changes
         if not additions and not removals:
             return []
-        fw = Firewall(self.backend, dry_run=self.check_mode,
-                      runner=None if self.check_mode else self.runner,
-                      bus_address=self.bus_address, batch=self.batch, trace=self.trace)
+        fw = self.writer()
         if additions:
             fw.start_transaction(auto_rollback=True)
             for layer, args in additions:

@@ -13,17 +13,11 @@ issued only for what the state read shows to exist.
 import re
 
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.runner import (
-    ProcessRunner,
-)
+from ansible_collections.virtkit.host.plugins.module_utils.firewall.planner import EnginePlanner
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.state import (
     parse_ebtables_list,
     parse_list_rules,
     run_isolated,
-)
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.transaction import (
-    Firewall,
-    resolve_backend,
 )
 from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.definition import (
     FilterDefinitionError,
@@ -106,30 +100,22 @@ class PlannedBinding(object):
         self.action = "unchanged"
 
 
-class NwfilterBindings(object):
+class NwfilterBindings(EnginePlanner):
     """``filters``: a FilterSet. ``backend``: auto, iptables or firewalld (rules go through
     firewalld's passthrough when it runs, as libvirt's firewall layer does)."""
 
     def __init__(self, filters, backend="auto", check_mode=False, batch=True, bus_address=None,
                  trace=None, runner=None):
-        self.filters = filters
-        self.runner = runner or ProcessRunner()
-        self.backend = resolve_backend(backend, self.runner, bus_address,
-                                       prefer=("iptables", "nftables"))
+        super(NwfilterBindings, self).__init__(backend, check_mode, batch, bus_address, trace,
+                                               runner, prefer=("iptables", "nftables"))
         if self.backend == "nftables":
             raise FirewallError("nwfilter bindings use ebtables, iptables and ip6tables: use "
                                 "backend iptables or firewalld")
-        self.bus_address = bus_address
-        self.check_mode = check_mode
-        self.batch = batch
-        self.trace = trace
-        self.queries = []
+        self.filters = filters
         self.state = {}
 
     def _read(self):
-        fw = Firewall(self.backend, runner=self.runner, bus_address=self.bus_address,
-                      batch=False, trace=self.trace)
-        fw.start_transaction()
+        fw = self.reader()
 
         def keep(tool, parse):
             def callback(_fw, _layer, lines):
@@ -138,7 +124,7 @@ class NwfilterBindings(object):
         fw.add_rule("ethernet", "-t", "nat", "-L", query=keep("ebtables", parse_ebtables_list))
         fw.add_rule("ipv4", "--list-rules", query=keep("iptables", parse_list_rules))
         fw.add_rule("ipv6", "--list-rules", query=keep("ip6tables", parse_list_rules))
-        self.queries += fw.apply()
+        self.read(fw)
 
     @staticmethod
     def _interface_view(state, interface):
@@ -232,9 +218,7 @@ class NwfilterBindings(object):
         removing = [item for item in planned if item.action in ("removed", "replaced")]
         if not changing and not removing:
             return []
-        fw = Firewall(self.backend, dry_run=self.check_mode,
-                      runner=None if self.check_mode else self.runner,
-                      bus_address=self.bus_address, batch=self.batch, trace=self.trace)
+        fw = self.writer()
         build = []
         for item in changing:
             build += self._leftovers(item)  # temporary chains of an interrupted run

@@ -15,16 +15,12 @@ from ansible_collections.virtkit.host.plugins.module_utils.firewall.model import
     LAYER_IPV4,
     LAYER_IPV6,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.runner import ProcessRunner
+from ansible_collections.virtkit.host.plugins.module_utils.firewall.planner import EnginePlanner
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.state import (
     canonical_iptables,
     canonical_nft,
     parse_list_rules,
     parse_nft_table,
-)
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.transaction import (
-    Firewall,
-    resolve_backend,
 )
 from ansible_collections.virtkit.host.plugins.module_utils.virt_network.rules import (
     IPTABLES_CHAINS,
@@ -57,54 +53,43 @@ class PlannedNetwork(object):
         return self.definition.name
 
 
-class NetworkFirewall(object):
+class NetworkFirewall(EnginePlanner):
     """``backend``: auto, iptables, nftables or firewalld. On a firewalld host the rules go
     through nftables (iptables when nft is missing) and the bridge into firewalld's libvirt zone
     over DBus, as current libvirt does."""
 
     def __init__(self, backend="auto", check_mode=False, batch=True, bus_address=None,
                  trace=None, runner=None):
-        self.runner = runner or ProcessRunner()
-        self.bus_address = bus_address
-        name = resolve_backend(backend, self.runner, bus_address)
-        self.uses_firewalld = name == "firewalld"
+        super(NetworkFirewall, self).__init__(backend, check_mode, batch, bus_address, trace,
+                                              runner)
+        self.uses_firewalld = self.backend == "firewalld"
         if self.uses_firewalld:
-            name = "nftables" if self.runner.which("nft") else "iptables"
-        self.backend = name
-        self.check_mode = check_mode
-        self.batch = batch
-        self.trace = trace
-        self.queries = []
+            self.backend = "nftables" if self.runner.which("nft") else "iptables"
 
     # Reading ------------------------------------------------------------------------------
-
-    def _reader(self):
-        return Firewall(self.backend, runner=self.runner, batch=False, trace=self.trace)
 
     def _read_iptables(self):
         """{layer: {table: ChainState}} from libvirt's own queries (--list-rules per table)."""
         state = {layer: {} for layer in LAYERS}
-        fw = self._reader()
-        fw.start_transaction()
+        fw = self.reader()
         for layer in LAYERS:
             for table in IPTABLES_TABLES:
                 def keep(_fw, rule_layer, lines, table=table):
                     state[rule_layer][table] = parse_list_rules(lines)
                 fw.add_rule(layer, "--table", table, "--list-rules", query=keep)
-        self.queries += fw.apply()
+        self.read(fw)
         return state
 
     def _read_nft(self):
         """{layer: NftTable or None (no table)}."""
         state = {layer: None for layer in LAYERS}
-        fw = self._reader()
-        fw.start_transaction()
+        fw = self.reader()
         for layer, family in NFT_FAMILIES:
             def keep(_fw, rule_layer, lines):
                 state[rule_layer] = parse_nft_table("\n".join(lines))
             fw.add_rule(layer, "-a", "list", "table", family, NFT_TABLE, query=keep,
                         ignore_errors=True)
-        self.queries += fw.apply()
+        self.read(fw)
         return state
 
     # Planning -----------------------------------------------------------------------------
@@ -182,8 +167,7 @@ class NetworkFirewall(object):
         """Run the plan (in check mode: only report it). Returns the modifying Commands."""
         adding = [n for n in planned if n.action in ("added", "reinstalled")]
         deleting = [n for n in planned if n.action in ("reinstalled", "removed")]
-        fw = Firewall(self.backend, dry_run=self.check_mode, runner=None if self.check_mode
-                      else self.runner, batch=self.batch, trace=self.trace)
+        fw = self.writer()
         has_base = False
         if adding:
             has_base = self._add_base(fw)
