@@ -1,0 +1,239 @@
+# Copyright: (c) 2026, virtkit.host contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: fleet
+type: stdout
+short_description: One line per host, then a summary of the whole fleet
+version_added: 0.1.0
+description:
+  - A compact output for playbook runs across many hosts. Task banners are left out; when a host
+    is done with a play (or with its C(serial) batch), one line tells whether it is ok, how many
+    changes it made (or would make, in check mode) and which tasks made them.
+  - A host that fails or cannot be reached is reported at once, with the task and the first line of
+    the error, while the other hosts go on.
+  - The run ends with one summary line, the number of hosts, how many are ok, failed or
+    unreachable, the number of changes and the elapsed time.
+  - With C(--diff), each change's diff is printed under a header naming the host and the task.
+    With C(-v), every task result gets its own line as it arrives. With C(-vv) and more, failed
+    and changed results are printed in full.
+author: virtkit.host contributors (@virtkit)
+requirements:
+  - Set as the stdout callback, for example with C(ANSIBLE_STDOUT_CALLBACK=virtkit.host.fleet).
+"""
+
+EXAMPLES = r"""
+# ansible.cfg
+# [defaults]
+# stdout_callback = virtkit.host.fleet
+#
+# A run over three hosts, one of them broken (`make demo` shows a real one):
+#
+# Converge libvirt hosts
+#   kvm3  FAILED  at "Firewall of the virtual networks": nft -ae insert rule ... Interface does not exist
+#   kvm1  ok      7 changes  12.9 s  Firewall of the virtual networks, polkit_acl: Install the polkit rules, ...
+#   kvm2  ok      7 changes  12.9 s  Firewall of the virtual networks, polkit_acl: Install the polkit rules, ...
+# Fleet: 3 hosts (2 ok, 1 failed, 0 unreachable), 15 changes, 13.0 s
+"""
+
+import time
+
+from ansible import constants as C
+from ansible import context
+from ansible.plugins.callback import CallbackBase
+
+# Longest error text shown on a host's line (the rest is there with -vv).
+_MESSAGE_LIMIT = 240
+
+
+def _parts(result):
+    """(host name, task, result dict) of a task result on any supported ansible-core (2.19
+    renamed the private attributes to public ones)."""
+    host = getattr(result, "host", None) or result._host
+    task = getattr(result, "task", None) or result._task
+    data = getattr(result, "result", None)
+    if data is None:
+        data = result._result
+    return host.get_name(), task, data
+
+
+def _first_line(data):
+    message = data.get("msg") or data.get("stderr") or data.get("reason") or "failed"
+    message = str(message).strip().splitlines()[0] if str(message).strip() else "failed"
+    if len(message) > _MESSAGE_LIMIT:
+        message = message[:_MESSAGE_LIMIT - 3] + "..."
+    return message
+
+
+def _short_name(task):
+    """A task's name with its role's short name: "polkit_acl: Install the polkit rules"."""
+    role, sep, name = task.get_name().partition(" : ")
+    return "%s: %s" % (role.rsplit(".", 1)[-1], name) if sep else role
+
+
+def _cli_check_mode():
+    return bool(context.CLIARGS.get("check", False))
+
+
+class _HostRecord(object):
+    """What one host did in the current play or batch."""
+
+    __slots__ = ("changes", "changed_tasks", "ignored", "rescued", "finished", "failed")
+
+    def __init__(self):
+        self.changes = 0
+        self.changed_tasks = []
+        self.ignored = 0
+        self.rescued = 0
+        self.finished = 0.0
+        self.failed = None  # "FAILED" or "UNREACHABLE" once reported
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "stdout"
+    CALLBACK_NAME = "virtkit.host.fleet"
+
+    def __init__(self, *args, **kwargs):
+        super(CallbackModule, self).__init__(*args, **kwargs)
+        self._started = time.time()
+        self._batch_started = self._started
+        self._check_mode = False
+        self._play_uuid = None
+        self._batch = 0
+        self._hosts = {}
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _record(self, host, failing=False):
+        record = self._hosts.get(host)
+        if record is None:
+            record = self._hosts[host] = _HostRecord()
+        elif record.failed == "FAILED" and not failing:
+            # A result after a failure: a rescue block took over.
+            record.failed = None
+            record.rescued += 1
+        record.finished = time.time()
+        return record
+
+    def _width(self):
+        return max([len(name) for name in self._hosts] or [0])
+
+    def _flush(self):
+        """One line for each host of the batch that has not been reported as failed."""
+        width = self._width()
+        for host in sorted(self._hosts):
+            record = self._hosts[host]
+            if record.failed:
+                continue
+            line = "  %s  ok      %s  %.1f s" % (
+                host.ljust(width), self._changes(record.changes), record.finished - self._batch_started)
+            notes = ["%d %s" % (count, what) for count, what in
+                     ((record.rescued, "rescued"), (record.ignored, "ignored failures")) if count]
+            if notes:
+                line += " (%s)" % ", ".join(notes)
+            if record.changed_tasks:
+                line += "  " + ", ".join(record.changed_tasks)
+            self._display.display(line, color=C.COLOR_CHANGED if record.changes else C.COLOR_OK)
+        self._hosts = {}
+
+    def _changes(self, count):
+        return "%d change%s%s" % (count, "" if count == 1 else "s", " to make" if self._check_mode else "")
+
+    def _verbose_line(self, host, task, status, color):
+        if self._display.verbosity >= 1:
+            self._display.display("    %s | %s | %s" % (host, status, task.get_name()), color=color)
+
+    def _details(self, data, color):
+        if self._display.verbosity >= 2:
+            self._display.display(self._dump_results(data, indent=4), color=color)
+
+    # -- playbook events -----------------------------------------------------------------------
+
+    def v2_playbook_on_start(self, playbook):
+        self._started = time.time()
+
+    def v2_playbook_on_play_start(self, play):
+        self._flush()
+        self._batch_started = time.time()
+        self._check_mode = bool(getattr(play, "check_mode", False)) or _cli_check_mode()
+        # With serial, the same play starts once per batch.
+        self._batch = self._batch + 1 if play._uuid == self._play_uuid else 1
+        self._play_uuid = play._uuid
+        title = play.get_name().strip() or "play"
+        if self._batch > 1:
+            title += " (batch %d)" % self._batch
+        if self._check_mode:
+            title += " [check mode]"
+        self._display.display(title, color=C.COLOR_HIGHLIGHT)
+
+    def v2_playbook_on_no_hosts_matched(self):
+        self._display.display("  no hosts matched", color=C.COLOR_SKIP)
+
+    def v2_runner_on_ok(self, result):
+        host, task, data = _parts(result)
+        self._handle_warnings(data)
+        record = self._record(host)
+        if data.get("changed", False):
+            record.changes += 1
+            name = _short_name(task)
+            if name not in record.changed_tasks:
+                record.changed_tasks.append(name)
+            self._verbose_line(host, task, "changed", C.COLOR_CHANGED)
+            self._details(data, C.COLOR_CHANGED)
+        else:
+            self._verbose_line(host, task, "ok", C.COLOR_OK)
+
+    def v2_runner_on_skipped(self, result):
+        host, task, _data = _parts(result)
+        self._record(host)
+        self._verbose_line(host, task, "skipped", C.COLOR_SKIP)
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        host, task, data = _parts(result)
+        self._handle_warnings(data)
+        record = self._record(host, failing=not ignore_errors)
+        if ignore_errors:
+            record.ignored += 1
+            self._verbose_line(host, task, "failed (ignored)", C.COLOR_SKIP)
+            return
+        self._report(host, record, "FAILED", task, data)
+
+    def v2_runner_on_unreachable(self, result):
+        host, task, data = _parts(result)
+        self._report(host, self._record(host, failing=True), "UNREACHABLE", task, data)
+
+    def _report(self, host, record, status, task, data):
+        record.failed = status
+        self._display.display('  %s  %-6s  at "%s": %s' % (
+            host.ljust(self._width()), status, task.get_name(), _first_line(data)),
+            color=C.COLOR_ERROR if status == "FAILED" else C.COLOR_UNREACHABLE)
+        self._details(data, C.COLOR_ERROR)
+
+    def v2_on_file_diff(self, result):
+        host, task, data = _parts(result)
+        diffs = [item["diff"] for item in data.get("results", []) if item.get("diff") and item.get("changed")]
+        if not diffs and data.get("diff") and data.get("changed"):
+            diffs = [data["diff"]]
+        for diff in diffs:
+            text = self._get_diff(diff)
+            if text:
+                self._display.display("--- %s: %s" % (host, task.get_name()), color=C.COLOR_HIGHLIGHT)
+                self._display.display(text)
+
+    def v2_playbook_on_stats(self, stats):
+        self._flush()
+        hosts = sorted(stats.processed)
+        totals = [stats.summarize(host) for host in hosts]
+        failed = sum(1 for total in totals if total["failures"] and not total["unreachable"])
+        unreachable = sum(1 for total in totals if total["unreachable"])
+        changes = sum(total["changed"] for total in totals)
+        line = "Fleet: %d host%s (%d ok, %d failed, %d unreachable), %s, %.1f s" % (
+            len(hosts), "" if len(hosts) == 1 else "s", len(hosts) - failed - unreachable, failed,
+            unreachable, self._changes(changes), time.time() - self._started)
+        color = C.COLOR_ERROR if failed or unreachable else (C.COLOR_CHANGED if changes else C.COLOR_OK)
+        self._display.display(line, color=color)

@@ -1,0 +1,98 @@
+"""The virtkit.host.fleet stdout callback through ansible-playbook, on three local hosts: one
+line per host, failures at once with their first line, rescued and ignored failures, serial
+batches, check mode and diffs, -v task lines, the summary."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from harness import checkout
+
+PLAY = """
+- name: Fleet
+  hosts: all
+  gather_facts: false
+  serial: "{{ batch | default('100%') }}"
+  tasks:
+    - name: Change something
+      ansible.builtin.copy:
+        content: "{{ inventory_hostname }}\\n"
+        dest: "{{ workdir }}/{{ inventory_hostname }}"
+        mode: "0644"
+    - name: Break one host
+      ansible.builtin.fail:
+        msg: "broken on purpose\\nsecond line"
+      when: inventory_hostname == 'h2'
+    - name: Rescue one host
+      block:
+        - name: Fail on h3
+          ansible.builtin.fail:
+            msg: rescue me
+          when: inventory_hostname == 'h3'
+      rescue:
+        - name: Rescued
+          ansible.builtin.debug:
+            msg: rescued
+    - name: Ignore a failure
+      ansible.builtin.command: /bin/false
+      ignore_errors: true
+      changed_when: false
+      when: inventory_hostname == 'h1'
+"""
+
+
+@pytest.fixture
+def playbook(tmp_path):
+    inventory = {"all": {"hosts": {name: None for name in ("h1", "h2", "h3")}, "vars": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "workdir": str(tmp_path)}}}
+    (tmp_path / "inventory.json").write_text(json.dumps(inventory))
+    (tmp_path / "play.yml").write_text(PLAY)
+
+    def run(*options):
+        env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="virtkit.host.fleet", ANSIBLE_NOCOLOR="1",
+                   ANSIBLE_COLLECTIONS_PATH=os.path.join(checkout(), "build", "collections"),
+                   ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_RETRY_FILES_ENABLED="0")
+        proc = subprocess.run(
+            [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
+             str(tmp_path / "inventory.json"), str(tmp_path / "play.yml")] + list(options),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
+            check=False)
+        return proc.returncode, proc.stdout
+    run.workdir = tmp_path
+    return run
+
+
+def test_lines_failures_and_summary(playbook):
+    code, output = playbook()
+    assert code == 2, output
+    assert output.startswith("Fleet\n"), output
+    assert '  h2  FAILED  at "Break one host": broken on purpose\n' in output, output
+    assert "second line" not in output
+    assert re.search(r"^  h1  ok      1 change  \d+\.\d s \(1 ignored failures\)  Change something$",
+                     output, re.M), output
+    assert re.search(r"^  h3  ok      1 change  \d+\.\d s \(1 rescued\)  Change something$",
+                     output, re.M), output
+    assert re.search(r"^Fleet: 3 hosts \(2 ok, 1 failed, 0 unreachable\), 3 changes, \d+\.\d s$",
+                     output, re.M), output
+    # The failure is reported before the other hosts' lines, which come when the play is done.
+    assert output.index("h2  FAILED") < output.index("h1  ok")
+
+
+def test_check_mode_diff_serial_batches_and_verbose(playbook):
+    playbook()
+    (playbook.workdir / "h1").unlink()
+    code, output = playbook("--check", "--diff", "-e", "batch=1", "-v", "--limit", "h1,h3")
+    assert code == 0, output
+    assert "Fleet [check mode]\n" in output and "Fleet (batch 2) [check mode]\n" in output, output
+    assert "--- h1: Change something\n" in output and "+h1\n" in output, output
+    assert "    h1 | changed | Change something\n" in output, output
+    assert "    h3 | ok | Change something\n" in output, output
+    assert re.search(r"^  h1  ok      1 change to make  ", output, re.M), output
+    assert re.search(r"^  h3  ok      0 changes to make  \d+\.\d s \(1 rescued\)$", output, re.M), output
+    assert "2 hosts (2 ok, 0 failed, 0 unreachable), 1 change to make" in output
+    assert not (playbook.workdir / "h1").exists()
