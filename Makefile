@@ -19,7 +19,7 @@ APT_PACKAGES := iptables nftables ebtables iproute2 dbus firewalld python3-firew
 export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
-.PHONY: all deps compat lint test unit integration sanity molecule demo bench clean
+.PHONY: all deps compat lint test unit integration sanity molecule demo engine-demo bench clean
 
 all: test
 
@@ -92,7 +92,12 @@ test: deps compat lint
 	$(VENV)/bin/pytest -q tests/unit tests/integration $(PYTEST_ARGS)
 	hacking/sanity.sh $(VENV) --python 3.11
 
-demo: deps
+# site.yml on a local fleet of libvirt hosts (podman containers): check mode, apply, apply again.
+demo: $(BUILD)/apt.stamp $(VENV)/stamp $(COLLECTION_LINK)
+	$(VENV)/bin/python hacking/podman_fleet.py demo
+
+# The firewall engine alone, in a throwaway network namespace, showing every command.
+engine-demo: $(BUILD)/apt.stamp $(VENV)/stamp $(COLLECTION_LINK)
 	$(VENV)/bin/python hacking/engine_demo.py
 
 bench: deps

@@ -1,4 +1,4 @@
-"""`make demo` (until the demo playbook exists): the firewall engine in a throwaway network
+"""`make engine-demo`: the firewall engine in a throwaway network
 namespace. Applies a libvirt-style NAT network, shows a failing transaction rolled back, and a
 dry run; prints every command and the resulting ruleset. Never touches the host's firewall."""
 
