@@ -30,4 +30,6 @@ notes:
 requirements:
   - The firewall tools of the chosen backend on the managed host (C(iptables), C(ip6tables),
     C(ebtables), C(nft)); the Python library C(dbus-next) for firewalld.
+  - Root, or the capabilities C(CAP_NET_ADMIN) and C(CAP_SYS_ADMIN) (the rules are compared in a
+    scratch network namespace); a host that is a container must be given both.
 """

@@ -39,7 +39,10 @@ def run_isolated(commands):
             os.close(read_end)
             libc = ctypes.CDLL(None, use_errno=True)
             if libc.unshare(CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
+                errno = ctypes.get_errno()
+                raise OSError(errno, "unshare(CLONE_NEWNET): %s%s" % (
+                    os.strerror(errno),
+                    " (needs CAP_SYS_ADMIN; a container must be given it)" if errno == 1 else ""))
             runner = ProcessRunner()
             results = []
             for argv, stdin_text in commands:
