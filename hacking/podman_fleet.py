@@ -96,17 +96,23 @@ class Fleet:
 
     def build_image(self):
         """The base image (debootstrap), then the libvirt host image on it; rebuilt only when
-        the Containerfile changes."""
+        a file of its build context (hacking/fleet/*) changes."""
         subprocess.run([os.path.join(TOP, "hacking", "molecule-image.sh")], env=self.env,
                        check=True, stdout=subprocess.DEVNULL)
-        with open(CONTAINERFILE, "rb") as handle:
-            digest = hashlib.sha256(handle.read()).hexdigest()[:16]
+        context = os.path.dirname(CONTAINERFILE)
+        digest = hashlib.sha256()
+        for name in sorted(os.listdir(context)):
+            if os.path.isfile(os.path.join(context, name)):
+                with open(os.path.join(context, name), "rb") as handle:
+                    digest.update(name.encode() + b"\0" + handle.read())
+        digest = digest.hexdigest()[:16]
         label = self.run(["podman", "image", "inspect", "--format",
                           '{{ index .Labels "virtkit.containerfile" }}', IMAGE], check=False)
         if label.returncode == 0 and label.stdout.strip() == digest:
             return
+        print("Building %s from hacking/fleet/Containerfile" % IMAGE, flush=True)
         self.run(["podman", "build", "--network", "host", "--label", "virtkit.containerfile=" + digest,
-                  "-t", IMAGE, "-f", CONTAINERFILE, os.path.dirname(CONTAINERFILE)])
+                  "-t", IMAGE, "-f", CONTAINERFILE, context])
 
     def start(self):
         self.run(["podman", "rm", "-f", "-t", "0"] + self.containers, check=False)
