@@ -51,6 +51,11 @@ def test_settings_reach_the_daemon_and_change_at_run_time(tmp_path, netns):  # p
                          libvirt_logging_filters=[{"level": 2, "match": "rpc"}],
                          libvirt_logging_outputs=[{"level": 2, "type": "syslog",
                                                    "ident": "virtkit"}])
+        written = config.read_text()
+        code, changed, out = playbook(tmp_path, variables, "--check")
+        assert code == 0 and changed == 3, out  # check mode counts the run-time changes too
+        assert config.read_text() == written
+        assert "1:*util.firewall* 3:*qemu*" in daemon.admin("daemon-log-filters")
         code, changed, out = playbook(tmp_path, variables)
         assert code == 0 and changed == 3, out  # written, filters applied, outputs applied
         assert "2:*rpc*" in daemon.admin("daemon-log-filters")
