@@ -54,8 +54,14 @@ def test_settings_reach_the_daemon_and_change_at_run_time(tmp_path, netns):  # p
         written = config.read_text()
         code, changed, out = playbook(tmp_path, variables, "--check")
         assert code == 0 and changed == 3, out  # check mode counts the run-time changes too
+        # Check mode set on the play (not on the command line) changes nothing either.
+        code, changed, out = run_playbook(tmp_path, PLAY.replace("gather_facts: false",
+                                                                 "gather_facts: false\n  check_mode: true"),
+                                          variables)
+        assert code == 0 and changed == 3, out
         assert config.read_text() == written
         assert "1:*util.firewall* 3:*qemu*" in daemon.admin("daemon-log-filters")
+        assert "1:file:" in daemon.admin("daemon-log-outputs")
         code, changed, out = playbook(tmp_path, variables)
         assert code == 0 and changed == 3, out  # written, filters applied, outputs applied
         assert "2:*rpc*" in daemon.admin("daemon-log-filters")
