@@ -15,7 +15,8 @@ description:
     is done with a play (or with its C(serial) batch), one line tells whether it is ok, how many
     changes it made (or would make, in check mode) and which tasks made them.
   - A host that fails or cannot be reached is reported at once, with the task and the first line of
-    the error, while the other hosts go on.
+    the error, while the other hosts go on. A failure caught by a block's C(rescue), or let pass
+    by C(ignore_errors) or C(ignore_unreachable), is counted on the host's line instead.
   - The run ends with one summary line, the number of hosts, how many are ok, failed or
     unreachable, the number of changes and the elapsed time.
   - With C(--diff), each change's diff is printed under a header naming the host and the task.
@@ -34,16 +35,15 @@ EXAMPLES = r"""
 # A run over three hosts, one of them broken (`make demo` shows a real one):
 #
 # Converge libvirt hosts
-#   kvm3  FAILED  at "Firewall of the virtual networks": nft -ae insert rule ... Interface does not exist
-#   kvm1  ok      7 changes  12.9 s  Firewall of the virtual networks, polkit_acl: Install the polkit rules, ...
-#   kvm2  ok      7 changes  12.9 s  Firewall of the virtual networks, polkit_acl: Install the polkit rules, ...
+#   kvm3  FAILED       at "Firewall of the virtual networks": nft -ae insert rule ... Interface does not exist
+#   kvm1  ok           7 changes  12.9 s  Firewall of the virtual networks, polkit_acl: Install the polkit rules, ...
+#   kvm2  ok           7 changes  12.9 s  Firewall of the virtual networks, polkit_acl: Install the polkit rules, ...
 # Fleet: 3 hosts (2 ok, 1 failed, 0 unreachable), 15 changes, 13.0 s
 """
 
 import time
 
 from ansible import constants as C
-from ansible import context
 from ansible.plugins.callback import CallbackBase
 
 # Longest error text shown on a host's line (the rest is there with -vv).
@@ -75,8 +75,19 @@ def _short_name(task):
     return "%s: %s" % (role.rsplit(".", 1)[-1], name) if sep else role
 
 
-def _cli_check_mode():
-    return bool(context.CLIARGS.get("check", False))
+def _rescued(task):
+    """Whether a failure of this task is caught by the rescue section of a block around it."""
+    child, parent = task, getattr(task, "_parent", None)
+    while parent is not None:
+        if getattr(parent, "rescue", None) and _holds(getattr(parent, "block", None), child):
+            return True
+        child, parent = parent, getattr(parent, "_parent", None)
+    return False
+
+
+def _holds(items, child):
+    uuid = getattr(child, "_uuid", None)
+    return any(getattr(item, "_uuid", None) == uuid for item in items or ())
 
 
 class _HostRecord(object):
@@ -103,20 +114,17 @@ class CallbackModule(CallbackBase):
         self._started = time.time()
         self._batch_started = self._started
         self._check_mode = False
+        self._only_check_mode = True  # every play so far ran in check mode
         self._play_uuid = None
         self._batch = 0
         self._hosts = {}
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _record(self, host, failing=False):
+    def _record(self, host):
         record = self._hosts.get(host)
         if record is None:
             record = self._hosts[host] = _HostRecord()
-        elif record.failed == "FAILED" and not failing:
-            # A result after a failure: a rescue block took over.
-            record.failed = None
-            record.rescued += 1
         record.finished = time.time()
         return record
 
@@ -130,8 +138,8 @@ class CallbackModule(CallbackBase):
             record = self._hosts[host]
             if record.failed:
                 continue
-            line = "  %s  ok      %s  %.1f s" % (
-                host.ljust(width), self._changes(record.changes), record.finished - self._batch_started)
+            line = "  %s  %-11s  %s  %.1f s" % (
+                host.ljust(width), "ok", self._changes(record.changes), record.finished - self._batch_started)
             notes = ["%d %s" % (count, what) for count, what in
                      ((record.rescued, "rescued"), (record.ignored, "ignored failures")) if count]
             if notes:
@@ -141,8 +149,16 @@ class CallbackModule(CallbackBase):
             self._display.display(line, color=C.COLOR_CHANGED if record.changes else C.COLOR_OK)
         self._hosts = {}
 
-    def _changes(self, count):
-        return "%d change%s%s" % (count, "" if count == 1 else "s", " to make" if self._check_mode else "")
+    @staticmethod
+    def _changed(record, task):
+        record.changes += 1
+        name = _short_name(task)
+        if name not in record.changed_tasks:
+            record.changed_tasks.append(name)
+
+    def _changes(self, count, check_mode=None):
+        check_mode = self._check_mode if check_mode is None else check_mode
+        return "%d change%s%s" % (count, "" if count == 1 else "s", " to make" if check_mode else "")
 
     def _verbose_line(self, host, task, status, color):
         if self._display.verbosity >= 1:
@@ -160,7 +176,9 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_play_start(self, play):
         self._flush()
         self._batch_started = time.time()
-        self._check_mode = bool(getattr(play, "check_mode", False)) or _cli_check_mode()
+        # The play's check_mode already defaults to the command line's --check.
+        self._check_mode = bool(play.check_mode)
+        self._only_check_mode = self._only_check_mode and self._check_mode
         # With serial, the same play starts once per batch.
         self._batch = self._batch + 1 if play._uuid == self._play_uuid else 1
         self._play_uuid = play._uuid
@@ -179,10 +197,7 @@ class CallbackModule(CallbackBase):
         self._handle_warnings(data)
         record = self._record(host)
         if data.get("changed", False):
-            record.changes += 1
-            name = _short_name(task)
-            if name not in record.changed_tasks:
-                record.changed_tasks.append(name)
+            self._changed(record, task)
             self._verbose_line(host, task, "changed", C.COLOR_CHANGED)
             self._details(data, C.COLOR_CHANGED)
         else:
@@ -196,20 +211,31 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_failed(self, result, ignore_errors=False):
         host, task, data = _parts(result)
         self._handle_warnings(data)
-        record = self._record(host, failing=not ignore_errors)
-        if ignore_errors:
-            record.ignored += 1
-            self._verbose_line(host, task, "failed (ignored)", C.COLOR_SKIP)
+        record = self._record(host)
+        if ignore_errors or _rescued(task):
+            if ignore_errors:
+                record.ignored += 1
+            else:
+                record.rescued += 1
+            if data.get("changed", False):
+                self._changed(record, task)
+            self._verbose_line(host, task, "failed (ignored)" if ignore_errors else "failed (rescued)",
+                               C.COLOR_SKIP)
             return
         self._report(host, record, "FAILED", task, data)
 
     def v2_runner_on_unreachable(self, result):
         host, task, data = _parts(result)
-        self._report(host, self._record(host, failing=True), "UNREACHABLE", task, data)
+        record = self._record(host)
+        if getattr(task, "ignore_unreachable", False):
+            record.ignored += 1
+            self._verbose_line(host, task, "unreachable (ignored)", C.COLOR_SKIP)
+            return
+        self._report(host, record, "UNREACHABLE", task, data)
 
     def _report(self, host, record, status, task, data):
         record.failed = status
-        self._display.display('  %s  %-6s  at "%s": %s' % (
+        self._display.display('  %s  %-11s  at "%s": %s' % (
             host.ljust(self._width()), status, task.get_name(), _first_line(data)),
             color=C.COLOR_ERROR if status == "FAILED" else C.COLOR_UNREACHABLE)
         self._details(data, C.COLOR_ERROR)
@@ -234,6 +260,7 @@ class CallbackModule(CallbackBase):
         changes = sum(total["changed"] for total in totals)
         line = "Fleet: %d host%s (%d ok, %d failed, %d unreachable), %s, %.1f s" % (
             len(hosts), "" if len(hosts) == 1 else "s", len(hosts) - failed - unreachable, failed,
-            unreachable, self._changes(changes), time.time() - self._started)
+            unreachable, self._changes(changes, self._only_check_mode and self._play_uuid is not None),
+            time.time() - self._started)
         color = C.COLOR_ERROR if failed or unreachable else (C.COLOR_CHANGED if changes else C.COLOR_OK)
         self._display.display(line, color=color)

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from harness import checkout
+from harness import checkout, require
 
 PLAY = """
 - name: Fleet
@@ -40,14 +40,29 @@ PLAY = """
     - name: Ignore a failure
       ansible.builtin.command: /bin/false
       ignore_errors: true
-      changed_when: false
+      changed_when: true
       when: inventory_hostname == 'h1'
+    - name: Clean up after a failure, without rescuing
+      block:
+        - name: Fail on h4
+          ansible.builtin.fail:
+            msg: no rescue here
+          when: inventory_hostname == 'h4'
+      always:
+        - name: Always
+          ansible.builtin.debug:
+            msg: cleaning up
 """
 
 
-@pytest.fixture
-def playbook(tmp_path):
-    inventory = {"all": {"hosts": {name: None for name in ("h1", "h2", "h3")}, "vars": {
+# The newest and the oldest supported ansible-core (build/venv-oldest, made by make deps).
+ANSIBLE_PLAYBOOKS = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+                     os.path.join(checkout(), "build", "venv-oldest", "bin", "ansible-playbook")]
+
+
+@pytest.fixture(params=ANSIBLE_PLAYBOOKS, ids=["newest", "oldest"])
+def playbook(request, tmp_path):
+    inventory = {"all": {"hosts": {name: None for name in ("h1", "h2", "h3", "h4")}, "vars": {
         "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
         "workdir": str(tmp_path)}}}
     (tmp_path / "inventory.json").write_text(json.dumps(inventory))
@@ -57,8 +72,9 @@ def playbook(tmp_path):
         env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="virtkit.host.fleet", ANSIBLE_NOCOLOR="1",
                    ANSIBLE_COLLECTIONS_PATH=os.path.join(checkout(), "build", "collections"),
                    ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_RETRY_FILES_ENABLED="0")
+        require(request.param)
         proc = subprocess.run(
-            [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i",
+            [request.param, "-i",
              str(tmp_path / "inventory.json"), str(tmp_path / "play.yml")] + list(options),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
             check=False)
@@ -70,14 +86,20 @@ def playbook(tmp_path):
 def test_lines_failures_and_summary(playbook):
     code, output = playbook()
     assert code == 2, output
-    assert output.startswith("Fleet\n"), output
-    assert '  h2  FAILED  at "Break one host": broken on purpose\n' in output, output
+    assert "Fleet\n" in output, output
+    assert '  h2  FAILED       at "Break one host": broken on purpose\n' in output, output
+    assert '  h4  FAILED       at "Fail on h4": no rescue here\n' in output, output
     assert "second line" not in output
-    assert re.search(r"^  h1  ok      1 change  \d+\.\d s \(1 ignored failures\)  Change something$",
+    # An ignored failure that changed something counts as a change.
+    assert re.search(r"^  h1  ok\s+2 changes  \d+\.\d s \(1 ignored failures\)  Change something, "
+                     r"Ignore a failure$", output, re.M), output
+    # A failure that a rescue section catches is no failure of the host.
+    assert "h3  FAILED" not in output
+    assert re.search(r"^  h3  ok\s+1 change  \d+\.\d s \(1 rescued\)  Change something$",
                      output, re.M), output
-    assert re.search(r"^  h3  ok      1 change  \d+\.\d s \(1 rescued\)  Change something$",
-                     output, re.M), output
-    assert re.search(r"^Fleet: 3 hosts \(2 ok, 1 failed, 0 unreachable\), 3 changes, \d+\.\d s$",
+    # The always section ran on h4, which still failed: no ok line.
+    assert not re.search(r"^  h[24]  ok", output, re.M), output
+    assert re.search(r"^Fleet: 4 hosts \(2 ok, 2 failed, 0 unreachable\), 5 changes, \d+\.\d s$",
                      output, re.M), output
     # The failure is reported before the other hosts' lines, which come when the play is done.
     assert output.index("h2  FAILED") < output.index("h1  ok")
@@ -92,7 +114,7 @@ def test_check_mode_diff_serial_batches_and_verbose(playbook):
     assert "--- h1: Change something\n" in output and "+h1\n" in output, output
     assert "    h1 | changed | Change something\n" in output, output
     assert "    h3 | ok | Change something\n" in output, output
-    assert re.search(r"^  h1  ok      1 change to make  ", output, re.M), output
-    assert re.search(r"^  h3  ok      0 changes to make  \d+\.\d s \(1 rescued\)$", output, re.M), output
+    assert re.search(r"^  h1  ok\s+1 change to make  ", output, re.M), output
+    assert re.search(r"^  h3  ok\s+0 changes to make  \d+\.\d s \(1 rescued\)$", output, re.M), output
     assert "2 hosts (2 ok, 0 failed, 0 unreachable), 1 change to make" in output
     assert not (playbook.workdir / "h1").exists()
