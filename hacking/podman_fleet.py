@@ -48,20 +48,21 @@ class Fleet:
         self.env["ANSIBLE_CONNECTION_PLUGINS"] = os.path.join(TOP, "hacking", "fleet", "connection_plugins")
         self.env["ANSIBLE_LOCAL_TEMP"] = os.path.join(TOP, "build", "podman", "ansible-tmp")
         self._holder = None
-        self._namespace_pid = None
+        self._namespace_pid = ""
 
     # -- the mount namespace -------------------------------------------------------------------
 
     def __enter__(self):
+        # A session of its own: Ctrl-C in the terminal must not kill the namespace before the
+        # containers in it are removed.
         self._holder = subprocess.Popen(
             ["bash", "-c", '. "$1" && podman_wrap sh -c \'echo $$; exec sleep infinity\'', "wrap",
              os.path.join(TOP, "hacking", "molecule-env.sh")],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=self.env)
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=self.env, start_new_session=True)
         self._namespace_pid = self._holder.stdout.readline().decode().strip()
-        if not self._namespace_pid.isdigit():
-            self._holder.kill()
-            raise RuntimeError("could not start the podman mount namespace")
         try:
+            if not self._namespace_pid.isdigit():
+                raise RuntimeError("could not start the podman mount namespace")
             self.build_image()
             self.start()
         except BaseException:
@@ -71,15 +72,20 @@ class Fleet:
 
     def __exit__(self, *exc):
         try:
-            if not self.keep and self._namespace_pid:
-                self.run(["podman", "rm", "-f", "-t", "0"] + self.containers, check=False)
+            if not self.keep and self._namespace_pid.isdigit():
+                proc = self.run(["podman", "rm", "-f", "-t", "0"] + self.containers, check=False)
+                if proc.returncode != 0:
+                    sys.stderr.write("could not remove the fleet's containers (%s): %s\n"
+                                     % (" ".join(self.containers), proc.stdout.strip()))
         finally:
-            if self._holder:
-                if self._namespace_pid:
+            if self._namespace_pid.isdigit():
+                try:
                     os.kill(int(self._namespace_pid), signal.SIGKILL)
-                self._holder.kill()
-                self._holder.wait()
-                self._holder.stdout.close()
+                except ProcessLookupError:
+                    pass
+            self._holder.kill()
+            self._holder.wait()
+            self._holder.stdout.close()
 
     def run(self, argv, check=True, capture=True, env=None):
         """argv inside the fleet's mount namespace."""
@@ -120,6 +126,7 @@ class Fleet:
             # NET_ADMIN: the firewall work happens in the container's own network namespace;
             # SYS_ADMIN: the modules compare rules in a scratch network namespace (unshare).
             self.run(["podman", "run", "-d", "--name", name, "--hostname", name, "--systemd=always",
+                      "--label", "virtkit.fleet=1",
                       "--cap-add", "NET_ADMIN", "--cap-add", "SYS_ADMIN", IMAGE])
         deadline = time.time() + 60
         waiting = list(self.containers)
@@ -162,6 +169,8 @@ def inventory_containers(path):
 
 
 def demo():
+    # A TERM (a CI timeout, kill) unwinds like Ctrl-C: the containers are removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     keep = os.environ.get("DEMO_KEEP", "") not in ("", "0")
     names = inventory_containers(DEMO_INVENTORY)
     print("Starting the demo fleet: %s (podman containers, image built locally)"
@@ -181,6 +190,9 @@ def demo():
     print("\n== Summary: %d hosts" % len(names))
     for title, changes, elapsed in runs:
         print("  %-12s %3s changes %6.1f s" % (title, "?" if changes is None else changes, elapsed))
+    if any(changes is None for _title, changes, _elapsed in runs):
+        print("A run printed no summary line.")
+        return 1
     if runs[-1][1] != 0:
         print("The second apply changed something: not idempotent.")
         return 1
@@ -193,4 +205,7 @@ def demo():
 if __name__ == "__main__":
     if sys.argv[1:] != ["demo"]:
         sys.exit("usage: podman_fleet.py demo")
-    sys.exit(demo())
+    try:
+        sys.exit(demo())
+    except KeyboardInterrupt:
+        sys.exit(130)  # the containers are gone already

@@ -63,7 +63,7 @@ class Connection(ConnectionBase):
 
     def fetch_file(self, in_path, out_path):
         super(Connection, self).fetch_file(in_path, out_path)
-        code, out, err = self._podman(["cat", in_path])
+        code, out, err = self._podman(["cat", "--", in_path])
         if code != 0:
             raise AnsibleError("cannot read %s in the container: %s" % (in_path, err.decode(errors="replace")))
         with open(out_path, "wb") as handle:
