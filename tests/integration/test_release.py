@@ -89,7 +89,10 @@ def test_installed_tree(installed):
                    "plugins/module_utils/firewall/transaction.py", "requirements.txt",
                    "bindep.txt", "meta/execution-environment.yml"):
         assert os.path.exists(os.path.join(top, needed)), needed
-    for left_out in ("tests", "build", "hacking", "benchmarks", "Makefile"):
+    assert os.path.exists(os.path.join(top, "playbooks", "site.yml"))
+    for left_out in ("tests", "build", "hacking", "benchmarks", "Makefile", "requirements-dev.txt",
+                     "requirements-oldest.txt", "requirements-molecule.txt", "requirements-py38.txt",
+                     "playbooks/inventory"):
         assert not os.path.exists(os.path.join(top, left_out)), left_out
 
 
