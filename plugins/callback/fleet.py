@@ -19,6 +19,8 @@ description:
     by C(ignore_errors) or C(ignore_unreachable), is counted on the host's line instead.
   - The run ends with one summary line, the number of hosts, how many are ok, failed or
     unreachable, the number of changes and the elapsed time.
+  - On a terminal (without C(-v)), the task that is running is shown on one line, which the
+    next output replaces.
   - With C(--diff), each change's diff is printed under a header naming the host and the task.
     With C(-v), every task result gets its own line as it arrives. With C(-vv) and more, failed
     and changed results are printed in full.
@@ -41,6 +43,8 @@ EXAMPLES = r"""
 # Fleet: 3 hosts (2 ok, 1 failed, 0 unreachable), 15 changes, 13.0 s
 """
 
+import shutil
+import sys
 import time
 
 from ansible import constants as C
@@ -118,8 +122,26 @@ class CallbackModule(CallbackBase):
         self._play_uuid = None
         self._batch = 0
         self._hosts = {}
+        self._progress_shown = False
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _show(self, text, color=None):
+        """A line of output; on a terminal it first clears the task progress line."""
+        if self._progress_shown:
+            self._display.display("\r\x1b[K", newline=False, screen_only=True)
+            self._progress_shown = False
+        self._display.display(text, color=color)
+
+    def _progress(self, task):
+        """On a terminal, without -v: the running task on one line, overwritten by the next."""
+        if self._display.verbosity or not sys.stdout.isatty():
+            return
+        text = "  ... " + _short_name(task)
+        width = shutil.get_terminal_size().columns - 1
+        self._display.display("\r\x1b[K" + text[:width], color=C.COLOR_DEBUG, newline=False,
+                              screen_only=True)
+        self._progress_shown = True
 
     def _record(self, host):
         record = self._hosts.get(host)
@@ -146,7 +168,7 @@ class CallbackModule(CallbackBase):
                 line += " (%s)" % ", ".join(notes)
             if record.changed_tasks:
                 line += "  " + ", ".join(record.changed_tasks)
-            self._display.display(line, color=C.COLOR_CHANGED if record.changes else C.COLOR_OK)
+            self._show(line, color=C.COLOR_CHANGED if record.changes else C.COLOR_OK)
         self._hosts = {}
 
     @staticmethod
@@ -162,11 +184,11 @@ class CallbackModule(CallbackBase):
 
     def _verbose_line(self, host, task, status, color):
         if self._display.verbosity >= 1:
-            self._display.display("    %s | %s | %s" % (host, status, task.get_name()), color=color)
+            self._show("    %s | %s | %s" % (host, status, task.get_name()), color=color)
 
     def _details(self, data, color):
         if self._display.verbosity >= 2:
-            self._display.display(self._dump_results(data, indent=4), color=color)
+            self._show(self._dump_results(data, indent=4), color=color)
 
     # -- playbook events -----------------------------------------------------------------------
 
@@ -187,10 +209,16 @@ class CallbackModule(CallbackBase):
             title += " (batch %d)" % self._batch
         if self._check_mode:
             title += " [check mode]"
-        self._display.display(title, color=C.COLOR_HIGHLIGHT)
+        self._show(title, color=C.COLOR_HIGHLIGHT)
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self._progress(task)
+
+    def v2_playbook_on_handler_task_start(self, task):
+        self._progress(task)
 
     def v2_playbook_on_no_hosts_matched(self):
-        self._display.display("  no hosts matched", color=C.COLOR_SKIP)
+        self._show("  no hosts matched", color=C.COLOR_SKIP)
 
     def v2_runner_on_ok(self, result):
         host, task, data = _parts(result)
@@ -235,7 +263,7 @@ class CallbackModule(CallbackBase):
 
     def _report(self, host, record, status, task, data):
         record.failed = status
-        self._display.display('  %s  %-11s  at "%s": %s' % (
+        self._show('  %s  %-11s  at "%s": %s' % (
             host.ljust(self._width()), status, task.get_name(), _first_line(data)),
             color=C.COLOR_ERROR if status == "FAILED" else C.COLOR_UNREACHABLE)
         self._details(data, C.COLOR_ERROR)
@@ -248,8 +276,8 @@ class CallbackModule(CallbackBase):
         for diff in diffs:
             text = self._get_diff(diff)
             if text:
-                self._display.display("--- %s: %s" % (host, task.get_name()), color=C.COLOR_HIGHLIGHT)
-                self._display.display(text)
+                self._show("--- %s: %s" % (host, task.get_name()), color=C.COLOR_HIGHLIGHT)
+                self._show(text)
 
     def v2_playbook_on_stats(self, stats):
         self._flush()
@@ -263,4 +291,4 @@ class CallbackModule(CallbackBase):
             unreachable, self._changes(changes, self._only_check_mode and self._play_uuid is not None),
             time.time() - self._started)
         color = C.COLOR_ERROR if failed or unreachable else (C.COLOR_CHANGED if changes else C.COLOR_OK)
-        self._display.display(line, color=color)
+        self._show(line, color=color)

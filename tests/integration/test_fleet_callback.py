@@ -60,6 +60,24 @@ ANSIBLE_PLAYBOOKS = [os.path.join(os.path.dirname(sys.executable), "ansible-play
                      os.path.join(checkout(), "build", "venv-oldest", "bin", "ansible-playbook")]
 
 
+def on_terminal(argv, env):
+    """argv with a pseudo-terminal as its output: (exit code, raw output)."""
+    master, slave = os.openpty()
+    with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env) as proc:
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO once the other side is closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    os.close(master)
+    return proc.returncode, b"".join(chunks).decode()
+
+
 @pytest.fixture(params=ANSIBLE_PLAYBOOKS, ids=["newest", "oldest"])
 def playbook(request, tmp_path):
     inventory = {"all": {"hosts": {name: None for name in ("h1", "h2", "h3", "h4")}, "vars": {
@@ -68,16 +86,17 @@ def playbook(request, tmp_path):
     (tmp_path / "inventory.json").write_text(json.dumps(inventory))
     (tmp_path / "play.yml").write_text(PLAY)
 
-    def run(*options):
+    def run(*options, terminal=False):
         env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="virtkit.host.fleet", ANSIBLE_NOCOLOR="1",
                    ANSIBLE_COLLECTIONS_PATH=os.path.join(checkout(), "build", "collections"),
                    ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_RETRY_FILES_ENABLED="0")
         require(request.param)
-        proc = subprocess.run(
-            [request.param, "-i",
-             str(tmp_path / "inventory.json"), str(tmp_path / "play.yml")] + list(options),
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
-            check=False)
+        argv = [request.param, "-i", str(tmp_path / "inventory.json"),
+                str(tmp_path / "play.yml")] + list(options)
+        if terminal:
+            return on_terminal(argv, env)
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True, env=env, check=False)
         return proc.returncode, proc.stdout
     run.workdir = tmp_path
     return run
@@ -118,3 +137,15 @@ def test_check_mode_diff_serial_batches_and_verbose(playbook):
     assert re.search(r"^  h3  ok\s+0 changes to make  \d+\.\d s \(1 rescued\)$", output, re.M), output
     assert "2 hosts (2 ok, 0 failed, 0 unreachable), 1 change to make" in output
     assert not (playbook.workdir / "h1").exists()
+
+
+def test_progress_line_on_a_terminal(playbook):
+    code, output = playbook("--limit", "h1", terminal=True)
+    assert code == 0, output
+    # Each task on the same line, erased before the host's line.
+    assert "\r\x1b[K  ... Change something" in output, repr(output)
+    assert "\r\x1b[K  ... Ignore a failure" in output, repr(output)
+    assert re.search(r"\r\x1b\[K(\x1b\[[0-9;]*m)?  h1  ok ", output), repr(output)
+    # Without a terminal, no such line.
+    code, output = playbook("--limit", "h1")
+    assert "  ... " not in output and "\x1b" not in output, output
