@@ -7,12 +7,15 @@ playbooks/site.yml on it in check mode, for real, and again (nothing left to cha
 summary and removes the containers (DEMO_KEEP=1 keeps them).
 """
 
+import fcntl
 import hashlib
 import os
+import pty
 import re
 import signal
 import subprocess
 import sys
+import termios
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,7 +24,7 @@ CONTAINERFILE = os.path.join(TOP, "hacking", "fleet", "Containerfile")
 ANSIBLE_BIN = os.path.join(TOP, "build", "venv", "bin")
 DEMO_INVENTORY = os.path.join(TOP, "playbooks", "inventory", "demo.yml")
 SITE = os.path.join(TOP, "playbooks", "site.yml")
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 SUMMARY = re.compile(r"Fleet: (\d+) hosts? \((\d+) ok, (\d+) failed, (\d+) unreachable\), (\d+) change")
 
 
@@ -152,15 +155,47 @@ class Fleet:
                    ANSIBLE_FORCE_COLOR="1" if colour else "0", ANSIBLE_NOCOLOR="0" if colour else "1")
         argv = ["nsenter", "-t", self._namespace_pid, "-m", "--", "ansible-playbook", "-i", inventory,
                 playbook] + list(options)
-        lines = []
-        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                              cwd=TOP, universal_newlines=True) as proc:
-            for line in proc.stdout:
-                if echo:
-                    sys.stdout.write(line)
-                    sys.stdout.flush()
-                lines.append(ANSI.sub("", line))
-        return proc.returncode, "".join(lines)
+        if colour:
+            code, output = _on_terminal(argv, env)
+        else:
+            lines = []
+            with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                                  cwd=TOP, universal_newlines=True) as proc:
+                for line in proc.stdout:
+                    if echo:
+                        sys.stdout.write(line)
+                        sys.stdout.flush()
+                    lines.append(line)
+            code, output = proc.returncode, "".join(lines)
+        # What a terminal would show: no colours, a line's text after its last carriage return.
+        lines = ANSI.sub("", output).split("\n")
+        return code, "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in lines)
+
+
+def _on_terminal(argv, env):
+    """argv on a pseudo-terminal the size of ours (ansible-playbook then shows colours and its
+    progress line), echoed as it comes; returns (exit code, output)."""
+    master, slave = pty.openpty()
+    try:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, fcntl.ioctl(sys.stdout.fileno(), termios.TIOCGWINSZ, b"\0" * 8))
+    except OSError:
+        pass
+    with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env,
+                          cwd=TOP) as proc:
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the other side is closed
+                break
+            if not chunk:
+                break
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+            chunks.append(chunk)
+    os.close(master)
+    return proc.returncode, b"".join(chunks).decode("utf-8", "replace")
 
 
 def inventory_containers(path):
