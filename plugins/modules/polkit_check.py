@@ -34,20 +34,11 @@ options:
   expect:
     description: Fail the task unless the answer is this (C(true) authorised, C(false) not).
     type: bool
+extends_documentation_fragment:
+  - virtkit.host.attributes
 attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  idempotent:
-    description: When run twice in a row with the same arguments, the second run reports no change.
-    support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
+    support: none  # it reads only: nothing to diff
 requirements:
   - polkitd on the system bus; the Python library C(dbus-next).
 author:
