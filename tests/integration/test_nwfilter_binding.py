@@ -135,6 +135,8 @@ def test_broken_update_keeps_the_old_filter(netns):  # pylint: disable=unused-ar
     ([{"interface": "vnet0", "mac": MAC, "filter": "x"}],
      ["<filter name='x'><rule action='accept' direction='sideways'/></filter>"],
      "rule direction 'sideways' is not one of in, out, inout"),
+    ([{"interface": "vnet0", "mac": MAC, "filter": "clean-traffic", "parameters": {"IP": "10.0.0.5"}},
+      {"interface": "vnet0", "state": "absent"}], [], "interface vnet0 is bound twice in one task"),
 ])
 def test_bad_input_is_named_and_nothing_changes(netns, bindings, filters, message):  # pylint: disable=unused-argument
     with_taps("vnet0")

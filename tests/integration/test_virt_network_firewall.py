@@ -154,6 +154,15 @@ def test_bad_input_is_named_and_nothing_changes(netns, network, message):  # pyl
     assert ruleset() == before
 
 
+def test_a_bridge_named_twice_is_refused(netns):  # pylint: disable=unused-argument
+    before = ruleset()
+    result = run_module("virt_network_firewall", {"backend": "iptables", "networks": [
+        {"name": "one", "bridge": "br9"}, {"name": "two", "bridge": "br9", "forward_mode": "route",
+                                           "ips": [{"address": "10.9.0.1", "prefix": 24}]}]})
+    assert result["failed"] and "bridge br9 is named by two networks in one task" in result["msg"]
+    assert ruleset() == before
+
+
 def test_trace_with_verbosity(netns):  # pylint: disable=unused-argument
     host()
     result = run_module("virt_network_firewall", {"backend": "iptables",

@@ -11,6 +11,17 @@ from ansible_collections.virtkit.host.plugins.module_utils.firewall.transaction 
 )
 
 
+def first_repeated(values):
+    """The first value that comes a second time (a bridge or interface named twice in one
+    task), or None."""
+    seen = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
+    return None
+
+
 class EnginePlanner(object):
     def __init__(self, backend="auto", check_mode=False, batch=True, bus_address=None,
                  trace=None, runner=None, prefer=("nftables", "iptables")):

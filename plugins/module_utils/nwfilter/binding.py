@@ -13,7 +13,10 @@ issued only for what the state read shows to exist.
 import re
 
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.planner import EnginePlanner
+from ansible_collections.virtkit.host.plugins.module_utils.firewall.planner import (
+    EnginePlanner,
+    first_repeated,
+)
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.state import (
     parse_ebtables_list,
     parse_list_rules,
@@ -145,12 +148,9 @@ class NwfilterBindings(EnginePlanner):
 
     def plan(self, bindings):
         planned = [PlannedBinding(binding) for binding in bindings]
-        seen = set()
-        for item in planned:
-            if item.binding.interface in seen:
-                raise FilterDefinitionError("interface %s is bound twice in one task"
-                                            % item.binding.interface)
-            seen.add(item.binding.interface)
+        twice = first_repeated(item.binding.interface for item in planned)
+        if twice is not None:
+            raise FilterDefinitionError("interface %s is bound twice in one task" % twice)
         self._read()
         present = [item for item in planned if item.binding.state == "present"]
         for item in present:

@@ -15,7 +15,10 @@ from ansible_collections.virtkit.host.plugins.module_utils.firewall.model import
     LAYER_IPV4,
     LAYER_IPV6,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.planner import EnginePlanner
+from ansible_collections.virtkit.host.plugins.module_utils.firewall.planner import (
+    EnginePlanner,
+    first_repeated,
+)
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.state import (
     canonical_iptables,
     canonical_nft,
@@ -97,12 +100,9 @@ class NetworkFirewall(EnginePlanner):
     def plan(self, networks):
         """``networks``: [(NetworkDefinition, "present"|"absent")] -> [PlannedNetwork]."""
         planned = [PlannedNetwork(definition, wanted) for definition, wanted in networks]
-        names = set()
-        for network in planned:
-            if network.definition.bridge in names:
-                raise FirewallError("bridge %s is named by two networks in one task"
-                                    % network.definition.bridge)
-            names.add(network.definition.bridge)
+        twice = first_repeated(network.definition.bridge for network in planned)
+        if twice is not None:
+            raise FirewallError("bridge %s is named by two networks in one task" % twice)
         if self.backend == "nftables":
             self.state = self._read_nft()
             self._plan_nft(planned)
