@@ -38,14 +38,19 @@ def _level(value, where):
     return level
 
 
+def _entries(entries, name, shape):
+    """(where, entry, level) for each entry of a list of settings, each checked to be a
+    mapping with a valid level; ``where`` names it in errors."""
+    for index, entry in enumerate(entries or []):
+        where = "%s[%d]" % (name, index)
+        if not isinstance(entry, dict):
+            raise LoggingSettingsError("%s: an entry is a mapping %s, not %r" % (where, shape, entry))
+        yield where, entry, _level(entry.get("level"), where)
+
+
 def filters_text(filters, version=None):
     words = []
-    for index, entry in enumerate(filters or []):
-        where = "libvirt_logging_filters[%d]" % index
-        if not isinstance(entry, dict):
-            raise LoggingSettingsError("%s: an entry is a mapping {level, match}, not %r"
-                                       % (where, entry))
-        level = _level(entry.get("level"), where)
+    for where, entry, level in _entries(filters, "libvirt_logging_filters", "{level, match}"):
         match = str(entry.get("match", ""))
         if not _MATCH.match(match):
             raise LoggingSettingsError("%s: match %r is not a source name or glob (letters, "
@@ -63,12 +68,7 @@ def filters_text(filters, version=None):
 
 def outputs_text(outputs):
     words = []
-    for index, entry in enumerate(outputs or []):
-        where = "libvirt_logging_outputs[%d]" % index
-        if not isinstance(entry, dict):
-            raise LoggingSettingsError("%s: an entry is a mapping {level, type, ...}, not %r"
-                                       % (where, entry))
-        level = _level(entry.get("level"), where)
+    for where, entry, level in _entries(outputs, "libvirt_logging_outputs", "{level, type, ...}"):
         kind = entry.get("type")
         if kind not in OUTPUT_TYPES:
             raise LoggingSettingsError("%s: type %r is not one of %s"
