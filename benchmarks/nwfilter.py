@@ -152,20 +152,14 @@ def main():
         assert removed["changed"]
     with NetworkNamespace():
         taps(specs)
-        sequences = [libvirt_create(filters, *spec) for spec in specs]
-        count = sum(len(sequence) for sequence in sequences)
-        start = time.perf_counter()
-        for sequence in sequences:
-            one_process_each(sequence)
-        report("libvirt's commands, one process each: create (%d)" % count,
-               time.perf_counter() - start, len(specs))
-        sequences = [libvirt_delete(filters, *spec) for spec in specs]
-        count = sum(len(sequence) for sequence in sequences)
-        start = time.perf_counter()
-        for sequence in sequences:
-            one_process_each(sequence)
-        report("libvirt's commands, one process each: delete (%d)" % count,
-               time.perf_counter() - start, len(specs))
+        for step, commands_of in (("create", libvirt_create), ("delete", libvirt_delete)):
+            sequences = [commands_of(filters, *spec) for spec in specs]
+            count = sum(len(sequence) for sequence in sequences)
+            start = time.perf_counter()
+            for sequence in sequences:
+                one_process_each(sequence)
+            report("libvirt's commands, one process each: %s (%d)" % (step, count),
+                   time.perf_counter() - start, len(specs))
     if options.libvirt:
         subset = specs[:options.libvirt]
         with NetworkNamespace():
