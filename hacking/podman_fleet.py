@@ -156,7 +156,7 @@ class Fleet:
         argv = ["nsenter", "-t", self._namespace_pid, "-m", "--", "ansible-playbook", "-i", inventory,
                 playbook] + list(options)
         if colour:
-            code, output = _on_terminal(argv, env)
+            code, output = run_on_terminal(argv, env)
         else:
             lines = []
             with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
@@ -172,9 +172,10 @@ class Fleet:
         return code, "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in lines)
 
 
-def _on_terminal(argv, env):
-    """argv on a pseudo-terminal the size of ours (ansible-playbook then shows colours and its
-    progress line), echoed as it comes; returns (exit code, output)."""
+def run_on_terminal(argv, env, echo=True):
+    """argv on a pseudo-terminal the size of ours, if we have one (ansible-playbook then shows
+    colours and its progress line); with echo, its output is echoed as it comes. Returns (exit
+    code, raw output)."""
     master, slave = pty.openpty()
     try:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, fcntl.ioctl(sys.stdout.fileno(), termios.TIOCGWINSZ, b"\0" * 8))
@@ -191,8 +192,9 @@ def _on_terminal(argv, env):
                 break
             if not chunk:
                 break
-            sys.stdout.buffer.write(chunk)
-            sys.stdout.flush()
+            if echo:
+                sys.stdout.buffer.write(chunk)
+                sys.stdout.flush()
             chunks.append(chunk)
     os.close(master)
     return proc.returncode, b"".join(chunks).decode("utf-8", "replace")

@@ -12,6 +12,9 @@ import pytest
 
 from harness import checkout, require
 
+sys.path.insert(0, os.path.join(checkout(), "hacking"))
+import podman_fleet  # noqa: E402  pylint: disable=wrong-import-position,import-error
+
 PLAY = """
 - name: Fleet
   hosts: all
@@ -60,24 +63,6 @@ ANSIBLE_PLAYBOOKS = [os.path.join(os.path.dirname(sys.executable), "ansible-play
                      os.path.join(checkout(), "build", "venv-oldest", "bin", "ansible-playbook")]
 
 
-def on_terminal(argv, env):
-    """argv with a pseudo-terminal as its output: (exit code, raw output)."""
-    master, slave = os.openpty()
-    with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env) as proc:
-        os.close(slave)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO once the other side is closed
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    os.close(master)
-    return proc.returncode, b"".join(chunks).decode()
-
-
 @pytest.fixture(params=ANSIBLE_PLAYBOOKS, ids=["newest", "oldest"])
 def playbook(request, tmp_path):
     inventory = {"all": {"hosts": {name: None for name in ("h1", "h2", "h3", "h4")}, "vars": {
@@ -94,7 +79,7 @@ def playbook(request, tmp_path):
         argv = [request.param, "-i", str(tmp_path / "inventory.json"),
                 str(tmp_path / "play.yml")] + list(options)
         if terminal:
-            return on_terminal(argv, env)
+            return podman_fleet.run_on_terminal(argv, env, echo=False)
         proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               universal_newlines=True, env=env, check=False)
         return proc.returncode, proc.stdout
