@@ -66,8 +66,8 @@ def _parts(result):
 
 
 def _first_line(data):
-    message = data.get("msg") or data.get("stderr") or data.get("reason") or "failed"
-    message = str(message).strip().splitlines()[0] if str(message).strip() else "failed"
+    text = str(data.get("msg") or data.get("stderr") or data.get("reason") or "").strip()
+    message = text.splitlines()[0] if text else "failed"
     if len(message) > _MESSAGE_LIMIT:
         message = message[:_MESSAGE_LIMIT - 3] + "..."
     return message
