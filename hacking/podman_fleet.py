@@ -90,15 +90,17 @@ class Fleet:
             self._holder.wait()
             self._holder.stdout.close()
 
-    def run(self, argv, check=True, capture=True, env=None):
-        """argv inside the fleet's mount namespace."""
-        proc = subprocess.run(["nsenter", "-t", self._namespace_pid, "-m", "--"] + list(argv),
-                              stdout=subprocess.PIPE if capture else None,
-                              stderr=subprocess.STDOUT if capture else None,
-                              universal_newlines=True, env=env or self.env, cwd=TOP, check=False)
+    def _in_namespace(self, argv):
+        return ["nsenter", "-t", self._namespace_pid, "-m", "--"] + list(argv)
+
+    def run(self, argv, check=True):
+        """argv inside the fleet's mount namespace, output captured."""
+        proc = subprocess.run(self._in_namespace(argv), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, universal_newlines=True, env=self.env,
+                              cwd=TOP, check=False)
         if check and proc.returncode != 0:
             raise RuntimeError("%s failed (%d):\n%s" % (" ".join(argv), proc.returncode,
-                                                        (proc.stdout or "")[-4000:]))
+                                                        proc.stdout[-4000:]))
         return proc
 
     # -- images and containers -----------------------------------------------------------------
@@ -116,11 +118,11 @@ class Fleet:
                     digest.update(name.encode() + b"\0" + handle.read())
         digest = digest.hexdigest()[:16]
         label = self.run(["podman", "image", "inspect", "--format",
-                          '{{ index .Labels "virtkit.containerfile" }}', IMAGE], check=False)
+                          '{{ index .Labels "virtkit.build-context" }}', IMAGE], check=False)
         if label.returncode == 0 and label.stdout.strip() == digest:
             return
         print("Building %s from hacking/fleet/Containerfile" % IMAGE, flush=True)
-        self.run(["podman", "build", "--network", "host", "--label", "virtkit.containerfile=" + digest,
+        self.run(["podman", "build", "--network", "host", "--label", "virtkit.build-context=" + digest,
                   "-t", IMAGE, "-f", CONTAINERFILE, context])
 
     def start(self):
@@ -153,8 +155,7 @@ class Fleet:
         env = dict(self.env, ANSIBLE_STDOUT_CALLBACK="virtkit.host.fleet",
                    ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_PIPELINING="True",
                    ANSIBLE_FORCE_COLOR="1" if colour else "0", ANSIBLE_NOCOLOR="0" if colour else "1")
-        argv = ["nsenter", "-t", self._namespace_pid, "-m", "--", "ansible-playbook", "-i", inventory,
-                playbook] + list(options)
+        argv = self._in_namespace(["ansible-playbook", "-i", inventory, playbook] + list(options))
         if colour:
             code, output = run_on_terminal(argv, env)
         else:
