@@ -59,6 +59,13 @@ def resolve_backend(name, runner, bus_address=None, prefer=("nftables", "iptable
         % ", ".join(_DIRECT[candidate][1] for candidate in prefer))
 
 
+def _ignorable(error, rule, group, in_rollback):
+    """Whether a rule's failure is ignored: always in a rollback; else when the rule or its
+    group says so, unless the tool itself is missing."""
+    return in_rollback or (not isinstance(error, FirewallUnavailableError)
+                           and (rule.ignore_errors or group.ignore_errors))
+
+
 class Firewall(object):
     """One set of transactions to apply.
 
@@ -241,9 +248,7 @@ class Firewall(object):
                 self._ran(command)
                 if echo and not self.dry_run:
                     self._record_undo(group, self._backend.undo(rule, outcome))
-            elif failure is None and (in_rollback or (
-                    not isinstance(outcome, FirewallUnavailableError)
-                    and (rule.ignore_errors or group.ignore_errors))):
+            elif failure is None and _ignorable(outcome, rule, group, in_rollback):
                 self._ignored(outcome)
                 if failed is not None:
                     failed.append((rule, group))
@@ -267,7 +272,7 @@ class Firewall(object):
                 return
             raise
         except FirewallError as exc:
-            if in_rollback or rule.ignore_errors or group.ignore_errors:
+            if _ignorable(exc, rule, group, in_rollback):
                 self._ignored(exc)
                 if failed is not None:
                     failed.append((rule, group))
