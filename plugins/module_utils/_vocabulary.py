@@ -175,3 +175,19 @@ def one_of(value, field, choices):
     if value not in choices:
         raise InvalidValue(field, value, "is not one of %s" % ", ".join(map(str, choices)))
     return value
+
+
+_OUTSIDE_BMP = re.compile("[\ud800-\udfff\U00010000-\U0010ffff]")
+
+
+def bmp_text(value, field, max_length=4096, allow_empty=False):
+    """:func:`text` within the Basic Multilingual Plane: no character above U+FFFF and no lone
+    surrogate. For values compared inside an engine that holds strings as UTF-16/CESU-8 units
+    (polkit's duktape): a character outside the BMP reaches it from C as a different string
+    than from a JavaScript literal, so a rule naming one would never match."""
+    text(value, field, max_length, allow_empty)
+    found = _OUTSIDE_BMP.search(value)
+    if found:
+        raise InvalidValue(field, value, "contains U+%04X, outside the Basic Multilingual Plane "
+                                         "(or a lone surrogate)" % ord(found.group()))
+    return value
