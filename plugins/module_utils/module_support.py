@@ -43,4 +43,11 @@ def fail(module, exc, trace=None, **result):
         result["commands"] = command_list(ran)
     if trace is not None and trace.lines:
         result["trace"] = trace.lines
-    module.fail_json(msg=str(exc), **result)
+    message = str(exc)
+    undo_failed = getattr(exc, "undo_failed", None)
+    if undo_failed:
+        # The rollback left changes behind: say which, and that the host changed.
+        result["changed"] = True
+        message += "; the rollback could not undo: %s" % "; ".join(
+            " ".join(rule.args) for rule in undo_failed)
+    module.fail_json(msg=message, **result)

@@ -228,11 +228,7 @@ def main():
         result["backend"] = ruleset.backend
         rules = []
         for index, rule in enumerate(params["rules"]):
-            spec = rule["rule"]
-            if not isinstance(spec, (str, list)):
-                raise FirewallError("rules[%d]: rule must be a string or a list, not %r"
-                                    % (index, spec))
-            rules.append(DeclaredRule(rule["layer"], rule["table"], rule["chain"], spec,
+            rules.append(DeclaredRule(rule["layer"], rule["table"], rule["chain"], rule["rule"],
                                       rule["position"], rule["state"] or params["state"],
                                       where="rules[%d]" % index, syntax=ruleset.syntax,
                                       family=rule["family"]))
@@ -240,9 +236,10 @@ def main():
                                 chain["state"] or params["state"], where="chains[%d]" % index,
                                 syntax=ruleset.syntax, family=chain["family"], spec=chain["spec"])
                   for index, chain in enumerate(params["chains"])]
-        changes, touched = ruleset.plan(chains, rules)
-        result["queries"] = command_list(ruleset.queries)
-        commands = ruleset.apply(changes)
+        with ruleset.locked():
+            changes, touched = ruleset.plan(chains, rules)
+            result["queries"] = command_list(ruleset.queries)
+            commands = ruleset.apply(changes)
     except FirewallError as exc:
         fail(module, exc, trace, **result)
     result["commands"] = command_list(commands)

@@ -266,10 +266,11 @@ def main():
         firewall = NetworkFirewall(module.params["backend"], check_mode=module.check_mode,
                                    batch=module.params["batch"], trace=trace.callback)
         result["backend"] = firewall.backend
-        planned = firewall.plan(wanted)
-        result["queries"] = command_list(firewall.queries)
-        commands = firewall.apply(planned)
-        zones = firewall.sync_zones(planned)
+        with firewall.locked():
+            planned = firewall.plan(wanted)
+            result["queries"] = command_list(firewall.queries)
+            commands = firewall.apply(planned)
+            zones = firewall.sync_zones(planned)
     except (FirewallError, NetworkDefinitionError) as exc:
         fail(module, exc, trace, **result)
 

@@ -75,7 +75,7 @@ def test_failure_undoes_the_whole_task(netns):  # pylint: disable=unused-argumen
     ([{"table": "nonsense", "chain": "INPUT", "rule": "-j ACCEPT"}], "rules[0]: table 'nonsense' is not a ipv4 table"),
     ([{"chain": "INPUT", "rule": ""}], "rules[0]: the rule is empty"),
     ([{"chain": "INPUT", "rule": "-m comment --comment 'unterminated"}], "does not parse"),
-    ([{"chain": "INPUT", "rule": {"a": 1}}], "rules[0]: rule must be a string or a list"),
+    ([{"chain": "INPUT", "rule": {"a": 1}}], "rules[0].rule: {'a': 1} is a dict, not a string or a list"),
 ])
 def test_bad_input_fails_clearly_and_changes_nothing(netns, rules, message):  # pylint: disable=unused-argument
     before = ruleset()

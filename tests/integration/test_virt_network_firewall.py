@@ -139,7 +139,7 @@ def test_failure_rolls_everything_back(netns):  # pylint: disable=unused-argumen
 @pytest.mark.parametrize("network, message", [
     ({"xml": "<network><name>x</name>"}, "network XML does not parse"),
     ({"xml": "<network><name>x</name></network>"}, "<bridge name='...'/> is missing"),
-    ({"name": "x", "bridge": "a/b"}, "bridge name 'a/b' is not a valid interface name"),
+    ({"name": "x", "bridge": "a/b"}, "bridge name: 'a/b' is not an interface name"),
     ({"name": "x", "bridge": "br9", "ips": [{"address": "10.0.0.300", "prefix": 24}]},
      "networks[0].ips[0]: ip address '10.0.0.300' is not an IP address"),
     ({"name": "x", "bridge": "br9", "forward_mode": "nat",

@@ -46,11 +46,13 @@ class Backend(object):
         return []
 
     def undo_batch(self, rules, output):
-        """Likewise for a batch; by default each rule's undo depends on its arguments only."""
-        undo = []
-        for rule in rules:
-            undo.extend(self.undo(rule, None))
-        return undo
+        """Likewise for a batch: one list per rule, in the rules' order. By default each rule's
+        undo depends on its arguments only."""
+        return [self.undo(rule, None) for rule in rules]
+
+    def check_rule(self, rule):
+        """Refuse, with a FirewallError, a rule that the tool would not read as one command of
+        the rule's words (called when the rule is added, before anything runs)."""
 
     def close(self):
         """Release what the backend holds open (a DBus connection)."""

@@ -4,12 +4,19 @@
 transaction: one state read per table, a comparison in the tools' own spelling, and only what
 differs applied, with automatic rollback."""
 
-import re
 import shlex
 
+from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.model import LAYERS
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.planner import EnginePlanner
+from ansible_collections.virtkit.host.plugins.module_utils.firewall.nftables import (
+    command_problem,
+)
+from ansible_collections.virtkit.host.plugins.module_utils.firewall.planner import (
+    EnginePlanner,
+    iptables_reinsert,
+    nft_reinsert,
+)
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.state import (
     BUILTIN_CHAINS,
     canonical_iptables,
@@ -26,8 +33,16 @@ TABLES = {"ipv4": ("filter", "nat", "mangle", "raw", "security"),
 
 NFT_FAMILY_OF_LAYER = {"ipv4": "ip", "ipv6": "ip6", "ethernet": "bridge"}
 NFT_FAMILIES = ("ip", "ip6", "inet", "arp", "bridge", "netdev")
-_NFT_VERBS = ("add", "insert", "delete", "create", "replace", "rule", "table", "chain")
-_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,63}$")
+_NFT_VERBS = ("add", "insert", "delete", "create", "replace", "rule", "table", "chain", "flush",
+              "list", "rename", "reset", "destroy", "include", "define", "redefine", "undefine")
+# Options that make a rule another command, or move it to another table, in a tool's argv or
+# in a *-restore line: a declared rule gives only its match and target.
+_IPTABLES_COMMANDS = frozenset((
+    "-A", "--append", "-I", "--insert", "-D", "--delete", "-R", "--replace", "-N", "--new-chain",
+    "-X", "--delete-chain", "-F", "--flush", "-P", "--policy", "-E", "--rename-chain", "-Z",
+    "--zero", "-L", "--list", "-S", "--list-rules", "-C", "--check", "--change-counters",
+    "--init-table", "--atomic-commit", "--atomic-init", "--atomic-save", "--atomic-file",
+    "-t", "--table"))
 
 
 class DeclaredRule(object):
@@ -39,26 +54,20 @@ class DeclaredRule(object):
         if layer not in LAYERS:
             raise FirewallError("%s: layer %r is not one of %s" % (where, layer, ", ".join(LAYERS)))
         self.family = _check_table(layer, table, syntax, family, where)
-        if isinstance(spec, str):
-            try:
-                spec = shlex.split(spec)
-            except ValueError as exc:
-                raise FirewallError("%s: rule %r does not parse: %s" % (where, spec, exc))
-        spec = tuple(str(word) for word in spec)
-        if not spec:
-            raise FirewallError("%s: the rule is empty" % where)
+        spec = _spec_words(spec, syntax, where)
         if syntax == "nft":
             if spec[0] in _NFT_VERBS:
                 raise FirewallError("%s: rule %r must not start with an nft command: give only "
                                     "the statements (table, chain and position are options)"
                                     % (where, " ".join(spec)))
-        elif any(word in ("-A", "--append", "-I", "--insert", "-D", "--delete", "-t", "--table")
-                 for word in spec):
-            raise FirewallError("%s: rule %r must not name a command or table: give only the "
-                                "match and target (the chain, table and position are options)"
-                                % (where, " ".join(spec)))
-        if not chain or not _NAME.match(chain):
-            raise FirewallError("%s: chain %r is not a chain name" % (where, chain))
+        else:
+            command = next((word for word in spec if word in _IPTABLES_COMMANDS
+                            or word.startswith("--table=")), None)
+            if command is not None:
+                raise FirewallError("%s: rule %r must not name a command or table (%s): give "
+                                    "only the match and target (the chain, table and position "
+                                    "are options)" % (where, " ".join(spec), command))
+        _check_chain_name(chain, syntax, where + ".chain")
         if position is not None and position < 1:
             raise FirewallError("%s: position %r must be 1 or more" % (where, position))
         self.layer, self.table, self.chain, self.spec = layer, table, chain, spec
@@ -72,12 +81,60 @@ class DeclaredChain(object):
         if layer not in LAYERS:
             raise FirewallError("%s: layer %r is not one of %s" % (where, layer, ", ".join(LAYERS)))
         self.family = _check_table(layer, table, syntax, family, where)
-        if not name or not _NAME.match(name) or (syntax == "iptables" and name in BUILTIN_CHAINS):
-            raise FirewallError("%s: %r is not a user chain name" % (where, name))
-        if spec is not None and syntax != "nft":
-            raise FirewallError("%s: a chain spec (type, hook, priority) is for nft chains only"
-                                % where)
+        _check_chain_name(name, syntax, where + ".name")
+        if syntax == "iptables" and name in BUILTIN_CHAINS:
+            raise FirewallError("%s.name: %r is a built-in chain, not a user chain" % (where, name))
+        if spec is not None:
+            if syntax != "nft":
+                raise FirewallError("%s: a chain spec (type, hook, priority) is for nft chains "
+                                    "only" % where)
+            problem = command_problem([spec])
+            if problem is None and not (spec.strip().startswith("{")
+                                        and spec.strip().endswith("}")):
+                problem = "is not a block in braces: { type ... hook ... priority ...; }"
+            if problem is not None:
+                raise FirewallError("%s.spec: %r %s" % (where, spec, problem))
         self.layer, self.table, self.name, self.state, self.spec = layer, table, name, state, spec
+
+
+def _spec_words(spec, syntax, where):
+    """A rule's words: a list as given, or a string split as the tool's parser splits it
+    (shell-like quoting for iptables; nft keeps its double-quoted strings whole), each word
+    checked, and for nft the whole checked to be one command."""
+    if isinstance(spec, str):
+        if syntax == "nft":
+            spec = spec.split()
+        else:
+            try:
+                spec = shlex.split(spec)
+            except ValueError as exc:
+                raise FirewallError("%s.rule: %r does not parse: %s" % (where, spec, exc))
+    if not isinstance(spec, (list, tuple)):
+        raise FirewallError("%s.rule: %r is a %s, not a string or a list of words"
+                            % (where, spec, type(spec).__name__))
+    words = []
+    for index, word in enumerate(spec):
+        if isinstance(word, (int, float)) and not isinstance(word, bool):
+            word = str(word)  # YAML reads a port as a number
+        try:
+            words.append(vocabulary.text(word, "%s.rule[%d]" % (where, index), max_length=1024,
+                                         allow_empty=syntax != "nft"))
+        except vocabulary.InvalidValue as exc:
+            raise FirewallError(str(exc))
+    if not words:
+        raise FirewallError("%s: the rule is empty" % where)
+    if syntax == "nft":
+        problem = command_problem(words)
+        if problem is not None:
+            raise FirewallError("%s.rule: %r %s" % (where, " ".join(words), problem))
+    return tuple(words)
+
+
+def _check_chain_name(name, syntax, field):
+    try:
+        (vocabulary.nft_identifier if syntax == "nft" else vocabulary.chain)(name, field)
+    except vocabulary.InvalidValue as exc:
+        raise FirewallError(str(exc))
 
 
 def _check_table(layer, table, syntax, family, where):
@@ -87,8 +144,7 @@ def _check_table(layer, table, syntax, family, where):
         if family not in NFT_FAMILIES:
             raise FirewallError("%s: nft family %r is not one of %s"
                                 % (where, family, ", ".join(NFT_FAMILIES)))
-        if not _NAME.match(table or ""):
-            raise FirewallError("%s: %r is not an nft table name" % (where, table))
+        _check_chain_name(table, syntax, where + ".table")
         return family
     if family is not None:
         raise FirewallError("%s: family is for the nftables backend only" % where)
@@ -166,7 +222,9 @@ class RuleSet(EnginePlanner):
                 plan.touch(key, chain.name)
                 existing[key].add(chain.name)
                 plan.create.append((chain.layer, ("-t", chain.table, "-N", chain.name)))
-        for rule in rules:
+        # Additions run before deletions: planned in that order, each deletion sees the chain
+        # as it will be when it runs, and records where to put back what it deletes.
+        for rule in _additions_first(rules):
             key = (rule.layer, rule.table)
             lines = listing[key].get(rule.chain, [])
             if rule.state == "present":
@@ -186,16 +244,21 @@ class RuleSet(EnginePlanner):
             else:
                 while rule.canonical in lines:
                     lines = plan.touch(key, rule.chain)
-                    lines.remove(rule.canonical)
+                    position = lines.index(rule.canonical)
+                    del lines[position]
                     plan.delete.append((rule.layer, ("-t", rule.table, "-D", rule.chain)
-                                        + rule.spec))
+                                        + rule.spec,
+                                        [iptables_reinsert(rule.table, rule.canonical,
+                                                           position + 1)]))
         for chain in chains:
             key = (chain.layer, chain.table)
             if chain.state == "absent" and chain.name in existing[key]:
                 plan.touch(key, chain.name)
-                listing[key].pop(chain.name, None)
-                plan.drop.append((chain.layer, ("-t", chain.table, "-F", chain.name)))
-                plan.drop.append((chain.layer, ("-t", chain.table, "-X", chain.name)))
+                lines = listing[key].pop(chain.name, None) or []
+                plan.drop.append((chain.layer, ("-t", chain.table, "-F", chain.name),
+                                  [iptables_reinsert(chain.table, line) for line in lines]))
+                plan.drop.append((chain.layer, ("-t", chain.table, "-X", chain.name),
+                                  [("-t", chain.table, "-N", chain.name)]))
         return plan.result()
 
     def _plan_nft(self, chains, rules):
@@ -244,7 +307,7 @@ class RuleSet(EnginePlanner):
         for chain in chains:
             if chain.state == "present":
                 ensure_chain(chain.family, chain.table, chain.name, chain.spec)
-        for rule in rules:
+        for rule in _additions_first(rules):
             key = (rule.family, rule.table)
             prefix = (rule.family, rule.table, rule.chain)
             if rule.state == "present":
@@ -266,18 +329,27 @@ class RuleSet(EnginePlanner):
                 for text, handle in list(handles[key].get(rule.chain, [])):
                     if text == rule.canonical:
                         handles[key][rule.chain].remove((text, handle))
-                        plan.touch(key, rule.chain).remove(text)
+                        lines = plan.touch(key, rule.chain)
+                        # The chain as it is when the deletion runs (this task's additions
+                        # included): the first rule of this text is the one deleted.
+                        position = lines.index(text)
+                        del lines[position]
                         plan.delete.append((rule.layer, ("delete", "rule") + prefix
-                                            + ("handle", handle)))
+                                            + ("handle", handle),
+                                            [nft_reinsert(prefix, text, position)]))
         for chain in chains:
             key = (chain.family, chain.table)
             if chain.state == "absent" and chain.name in listing.get(key, {}):
                 plan.touch(key, chain.name)
-                listing[key].pop(chain.name, None)
+                lines = listing[key].pop(chain.name, None) or []
                 layer = LAYER_OF_FAMILY.get(chain.family, "ipv4")
-                plan.drop.append((layer, ("flush", "chain", chain.family, chain.table, chain.name)))
-                plan.drop.append((layer, ("delete", "chain", chain.family, chain.table,
-                                          chain.name)))
+                prefix = (chain.family, chain.table, chain.name)
+                plan.drop.append((layer, ("flush", "chain") + prefix,
+                                  [("add", "rule") + prefix + (line,) for line in lines]))
+                declaration = self.state[key].declarations.get(chain.name)
+                plan.drop.append((layer, ("delete", "chain") + prefix,
+                                  [("add", "chain") + prefix
+                                   + ((declaration,) if declaration else ())]))
         return plan.result()
 
     def apply(self, changes):
@@ -290,16 +362,22 @@ class RuleSet(EnginePlanner):
             for layer, args in additions:
                 fw.add_rule(layer, *args)
         if removals:
-            # Deletions cannot be undone by the engine; they come last, and their failure
-            # rolls back the additions before them.
-            fw.start_transaction()
-            for layer, args in removals:
-                fw.add_rule(layer, *args)
+            # Each deletion carries the re-insertion of what it deletes; a failure puts back
+            # what was deleted and rolls back the additions before them.
+            fw.start_transaction(auto_rollback=True)
+            for layer, args, undo in removals:
+                fw.add_rule(layer, *args, undo=undo)
             fw.start_rollback(inherit_previous=bool(additions))
         return fw.apply()
 
 
 LAYER_OF_FAMILY = {"ip": "ipv4", "ip6": "ipv6", "bridge": "ethernet"}
+
+
+def _additions_first(rules):
+    """The declared rules in the order their commands run: additions, then deletions."""
+    return ([rule for rule in rules if rule.state == "present"]
+            + [rule for rule in rules if rule.state != "present"])
 
 
 class _Plan(object):

@@ -20,6 +20,7 @@ class FirewallError(Exception):
         self.stderr = stderr
         self.dbus_error = dbus_error
         self.commands = []
+        self.undo_failed = []  # undo rules of the rollback that failed: the host was changed
 
     def __str__(self):
         return self.message

@@ -127,7 +127,7 @@ class FirewalldBackend(IptablesSyntaxBackend):
             return None
         if ignored:
             return "ignored"
-        if undoable and undo_args(rule.args) is not None:
+        if undoable and (rule.undo_args is not None or undo_args(rule.args) is not None):
             return "undoable"
         return None
 

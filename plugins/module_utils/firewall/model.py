@@ -15,9 +15,9 @@ LAYERS = (LAYER_ETHERNET, LAYER_IPV4, LAYER_IPV6)
 class Rule(object):
     """One firewall command: its layer and its arguments, without the tool's name."""
 
-    __slots__ = ("layer", "args", "ignore_errors", "query", "is_undo", "prepared")
+    __slots__ = ("layer", "args", "ignore_errors", "query", "is_undo", "prepared", "undo_args")
 
-    def __init__(self, layer, args, ignore_errors=False, query=None):
+    def __init__(self, layer, args, ignore_errors=False, query=None, undo=None):
         if layer not in LAYERS:
             raise FirewallError("unknown firewall layer %r (expected one of: %s)"
                                 % (layer, ", ".join(LAYERS)))
@@ -39,6 +39,14 @@ class Rule(object):
         self.query = query
         self.is_undo = False  # recorded by auto_rollback, not written by the caller
         self.prepared = None  # the backend's batch form of the rule, computed once
+        # What undoes this rule, given by the caller before it runs (a deletion's re-insertion at
+        # its position): argument tuples of the same layer, in the order to run them. None: the
+        # backend derives the undo (appends, inserts, new chains) when the group asks for it.
+        self.undo_args = None if undo is None else [tuple(words) for words in undo]
+        for words in self.undo_args or ():
+            if not words or not all(isinstance(word, str) and "\0" not in word for word in words):
+                raise FirewallError("undo %r of rule %s is not a list of non-empty argument "
+                                    "lists of strings" % (undo, " ".join(args)))
 
     @classmethod
     def undo(cls, layer, args):

@@ -15,6 +15,45 @@ _BATCH_VERBS = frozenset(("add", "insert", "create", "delete", "flush", "replace
 _ECHOED_RULE = re.compile(r"^(?:add|insert) rule (\S+) (\S+) (\S+) .*# handle (\d+)\s*$")
 
 
+# nft reads "#" as the start of a comment to the end of the line and ";" or a line break as
+# the end of a command, except inside a double-quoted string (nft has no escapes in strings);
+# inside braces (a chain's "{ type ...; policy ...; }") ";" separates the block's parts.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def command_problem(args):
+    """Why nft would not read ``args`` (joined with spaces, as nft joins them) as exactly one
+    command of these words: a command separator, a comment sign or a line break outside a
+    quoted string, an unterminated string, a control character. None when it would."""
+    text = " ".join(args)
+    control = _CONTROL.search(text)
+    if control:
+        return "contains the control character or line break %r" % control.group()
+    quoted = False
+    depth = 0
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif char == "#":
+            return "contains '#' outside a quoted string, which nft reads as a comment"
+        elif char == ";" and depth == 0:
+            return ("contains ';' outside braces and quotes, which nft reads as the end of a "
+                    "command")
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth < 0:
+                return "closes a brace it did not open"
+    if quoted:
+        return "has a quoted string that does not end"
+    if depth:
+        return "opens a brace it does not close"
+    return None
+
+
 def words(args):
     """nft joins its arguments with spaces before parsing them; so do we."""
     return " ".join(args).split()
@@ -61,6 +100,11 @@ class NftablesBackend(Backend):
         super(NftablesBackend, self).__init__(runner)
         self._batch = batch
 
+    def check_rule(self, rule):
+        problem = command_problem(rule.args)
+        if problem is not None:
+            raise FirewallError("nft rule %r %s: refused" % (" ".join(rule.args), problem))
+
     def batch_key(self, rule, ignored, undoable):
         if not self._batch or rule.args[0].startswith("-"):
             return None
@@ -83,7 +127,7 @@ class NftablesBackend(Backend):
         return self.execute(argv, "".join(" ".join(rule.args) + "\n" for rule in rules))
 
     def undo(self, rule, output):
-        return self.undo_batch([rule], output)
+        return self.undo_batch([rule], output)[0]
 
     def undo_batch(self, rules, output):
         handles = echoed_handles(output)
@@ -94,9 +138,8 @@ class NftablesBackend(Backend):
                     raise FirewallError(
                         "nft did not echo the handle of the rule it added (%s); cannot record "
                         "its removal" % " ".join(rule.args))
-                undo.append(Rule.undo(rule.layer, handles.pop(0)))
+                undo.append([Rule.undo(rule.layer, handles.pop(0))])
             else:
                 args = _object_undo(words(rule.args))
-                if args is not None:
-                    undo.append(Rule.undo(rule.layer, args))
+                undo.append([] if args is None else [Rule.undo(rule.layer, args)])
         return undo

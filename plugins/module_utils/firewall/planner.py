@@ -4,6 +4,16 @@
 run even in check mode (planning needs the real state), and a writer that runs nothing in
 check mode."""
 
+import contextlib
+import errno
+import fcntl
+import os
+import shlex
+import time
+
+from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import (
+    FirewallUnavailableError,
+)
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.runner import ProcessRunner
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.transaction import (
     Firewall,
@@ -22,6 +32,60 @@ def first_repeated(values):
     return None
 
 
+# One lock for every task of the collection that reads netfilter's state and then changes it:
+# two runs that plan from the same state and both apply would duplicate or lose rules.
+LOCK_PATH = "/run/virtkit.host.firewall.lock"  # /run: root's alone (/run/lock is world-writable)
+LOCK_TIMEOUT = 300.0
+
+
+@contextlib.contextmanager
+def host_lock(path=LOCK_PATH, timeout=LOCK_TIMEOUT, trace=None):
+    """Hold the host's firewall lock (an flock on ``path``) for the block; waits up to
+    ``timeout`` seconds for another run to finish."""
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        waited = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+            if time.monotonic() >= deadline:
+                raise FirewallUnavailableError(
+                    "another run has held the firewall lock %s for over %d s" % (path, timeout))
+            if trace is not None and not waited:
+                trace("waiting for the firewall lock %s" % path)
+            waited = True
+            time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def iptables_reinsert(table, listed, position=None):
+    """Arguments that put back a rule that ``--list-rules`` (or ebtables' listing) showed as
+    ``listed`` ("-A CHAIN words..."): at ``position`` (1-based) or, without one, at the end."""
+    words = shlex.split(listed)
+    chain, rest = words[1], tuple(words[2:])
+    if position is None:
+        return ("-t", table, "-A", chain) + rest
+    return ("-t", table, "-I", chain, str(position)) + rest
+
+
+def nft_reinsert(prefix, text, position):
+    """Arguments that put back, at ``position`` (0-based) of the chain ``prefix`` (family,
+    table, chain), a rule nft listed as ``text``."""
+    if position == 0:
+        return ("insert", "rule") + tuple(prefix) + (text,)
+    return ("add", "rule") + tuple(prefix) + ("index", str(position - 1), text)
+
+
 class EnginePlanner(object):
     def __init__(self, backend="auto", check_mode=False, batch=True, bus_address=None,
                  trace=None, runner=None, prefer=("nftables", "iptables")):
@@ -32,6 +96,10 @@ class EnginePlanner(object):
         self.batch = batch
         self.trace = trace
         self.queries = []  # the read-only commands run, for the module's result
+
+    def locked(self):
+        """The host's firewall lock, held from reading the state to applying the change."""
+        return host_lock(trace=self.trace)
 
     def reader(self):
         """A firewall with one transaction open, for query rules; run it with ``read``."""

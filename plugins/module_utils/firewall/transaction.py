@@ -117,11 +117,18 @@ class Firewall(object):
         self._current.adding_rollback = True
         self._current.inherit_previous = inherit_previous
 
-    def add_rule(self, layer, *args, ignore_errors=False, query=None):
-        """Add one rule to the current group; returns it for remove_rule()."""
+    def add_rule(self, layer, *args, ignore_errors=False, query=None, undo=None):
+        """Add one rule to the current group; returns it for remove_rule().
+
+        ``undo``: what undoes the rule once it succeeded, as a list of argument lists of the
+        same layer in the order to run them. A group with ``auto_rollback`` records it (instead
+        of the undo the backend would derive) when the rule succeeds: deletions carry the
+        re-insertion of what they delete, so that their failure, or a later one, puts it back.
+        """
         if self._current is None:
             raise FirewallError("add_rule() needs a transaction: call start_transaction() first")
-        rule = Rule(layer, args, ignore_errors, query)
+        rule = Rule(layer, args, ignore_errors, query, undo)
+        self._backend.check_rule(rule)
         if self._current.adding_rollback:
             self._current.rollback.append(rule)
         else:
@@ -157,7 +164,7 @@ class Firewall(object):
                     first = index
                     while first > 0 and self._groups[first].inherit_previous:
                         first -= 1
-                    self._roll_back(self._groups[first:index + 1])
+                    exc.undo_failed = self._roll_back(self._groups[first:index + 1])
                     exc.commands = self._commands
                     raise
         finally:
@@ -182,6 +189,8 @@ class Firewall(object):
             if len(failed) == len(pending):
                 break
             pending = failed
+        # What could not be undone: the host is not as it was.
+        return [rule for rule, _group in pending]
 
     def _run(self, rules, group, in_rollback, failed=None):
         """Run ``rules`` in order, batching where the backend can. ``rules`` may grow while it
@@ -207,10 +216,12 @@ class Firewall(object):
         ignored = in_rollback or rule.ignore_errors or group.ignore_errors
         return self._backend.batch_key(rule, ignored, self._wants_undo(group, in_rollback))
 
-    def _record_undo(self, group, undo_rules):
-        # The newest change is undone first.
-        for undo in undo_rules:
-            group.rollback.insert(0, undo)
+    def _record_undo(self, group, rule, derived):
+        """Put the undo of ``rule`` (its own, else ``derived`` from the backend) first in the
+        group's rollback: the newest change is undone first."""
+        if rule.undo_args is not None:
+            derived = [Rule.undo(rule.layer, args) for args in rule.undo_args]
+        group.rollback[0:0] = derived
 
     def _wants_undo(self, group, in_rollback):
         return group.auto_rollback and not in_rollback
@@ -237,7 +248,8 @@ class Firewall(object):
         command, output = result
         self._ran(command)
         if echo and not self.dry_run:
-            self._record_undo(group, self._backend.undo_batch(rules, output))
+            for rule, derived in zip(rules, self._backend.undo_batch(rules, output)):
+                self._record_undo(group, rule, derived)
 
     def _pipelined(self, rules, results, group, in_rollback, echo, failed):
         """Account for a pipeline as if its rules had run one by one. Its batch key promised
@@ -247,7 +259,7 @@ class Firewall(object):
             if not isinstance(outcome, FirewallError):
                 self._ran(command)
                 if echo and not self.dry_run:
-                    self._record_undo(group, self._backend.undo(rule, outcome))
+                    self._record_undo(group, rule, self._backend.undo(rule, outcome))
             elif failure is None and _ignorable(outcome, rule, group, in_rollback):
                 self._ignored(outcome)
                 if failed is not None:
@@ -284,7 +296,7 @@ class Firewall(object):
             raise
         self._ran(command)
         if echo and not self.dry_run:
-            self._record_undo(group, self._backend.undo(rule, output))
+            self._record_undo(group, rule, self._backend.undo(rule, output))
         if rule.query is not None and not in_rollback:
             rule.query(self, rule.layer, output.splitlines())
 

@@ -4,12 +4,11 @@
 ``virsh net-dumpxml`` prints, or from the same facts given as options."""
 
 import ipaddress
-import re
 from xml.etree import ElementTree
 
+from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
+
 FORWARD_MODES = ("none", "nat", "route", "open")
-# Linux interface names: at most 15 bytes, no slash, no white space, not "." or "..".
-_IFNAME = re.compile(r"^(?!\.{1,2}$)[^/\s:]{1,15}$")
 
 
 class NetworkDefinitionError(ValueError):
@@ -37,19 +36,22 @@ class NetworkDefinition(object):
 
     def __init__(self, name, bridge, forward_mode="none", forward_dev=None, ips=(),
                  nat_ipv6=False, nat_ports=None, ipv6_no_gateway=False, zone=None):
-        where = "network %r" % (name,)
         if not name:
             raise NetworkDefinitionError("a network needs a name")
-        if not bridge or not _IFNAME.match(bridge):
-            raise NetworkDefinitionError("%s: bridge name %r is not a valid interface name"
-                                         % (where, bridge))
+        where = "network %r" % (name,)
+        try:
+            vocabulary.object_name(name, "network name")
+            vocabulary.interface(bridge, "%s: bridge name" % where)
+            if forward_dev is not None:
+                vocabulary.interface(forward_dev, "%s: forward dev" % where)
+            if zone is not None:
+                vocabulary.object_name(zone, "%s: firewalld zone" % where)
+        except vocabulary.InvalidValue as exc:
+            raise NetworkDefinitionError(str(exc))
         if forward_mode not in FORWARD_MODES:
             raise NetworkDefinitionError(
                 "%s: forward mode %r has no firewall rules here (expected one of: %s)"
                 % (where, forward_mode, ", ".join(FORWARD_MODES)))
-        if forward_dev is not None and not _IFNAME.match(forward_dev):
-            raise NetworkDefinitionError("%s: forward dev %r is not a valid interface name"
-                                         % (where, forward_dev))
         if nat_ports is not None:
             start, end = nat_ports
             if not (0 < start <= end <= 65535):

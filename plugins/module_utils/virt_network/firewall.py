@@ -18,6 +18,8 @@ from ansible_collections.virtkit.host.plugins.module_utils.firewall.model import
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.planner import (
     EnginePlanner,
     first_repeated,
+    iptables_reinsert,
+    nft_reinsert,
 )
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.state import (
     canonical_iptables,
@@ -172,10 +174,11 @@ class NetworkFirewall(EnginePlanner):
         if adding:
             has_base = self._add_base(fw)
         if deleting:
-            fw.start_transaction()
-            for network in deleting:
-                for args, layer in reversed(self._deletions(network)):
-                    fw.add_rule(layer, *args)
+            # Each deletion carries the re-insertion of what it deletes, at its place: a failure
+            # here or in the additions after it puts the networks' rules back as they were.
+            fw.start_transaction(auto_rollback=True)
+            for layer, args, undo in self._deletions(deleting):
+                fw.add_rule(layer, *args, undo=[undo])
             fw.start_rollback(inherit_previous=has_base)
         if adding:
             fw.start_transaction(auto_rollback=True)
@@ -218,23 +221,37 @@ class NetworkFirewall(EnginePlanner):
                 fw.add_rule(rule_layer, *args)
         return bool(group.actions)
 
-    def _deletions(self, network):
-        """(args, layer) that remove the network's present rules, in libvirt's order of
-        insertion (the caller reverses it)."""
+    def _deletions(self, deleting):
+        """[(layer, args, undo)] that remove the present rules of the ``deleting`` networks, in
+        the order they run (each network's in the reverse of libvirt's order of insertion);
+        ``undo`` puts the rule back where it stood when its deletion ran."""
+        # The chains' listings as the deletions leave them, one deletion after the other.
+        listing = {}
         deletions = []
         used = set()
-        for (layer, args), present, ((_l, _t, chain), text) in zip(
-                network.rules, network.present, network.keys):
-            if not present:
-                continue
-            if self.backend == "nftables":
-                handle = next(candidate for listed, candidate in self.state[layer].chains[chain]
-                              if listed == text and (layer, chain, candidate) not in used)
-                used.add((layer, chain, handle))
-                deletions.append((("delete", "rule", args[2], NFT_TABLE, chain, "handle", handle),
-                                  layer))
-            else:
-                deletions.append((args[:2] + ("--delete",) + args[3:], layer))
+        for network in deleting:
+            present = [(rule, key) for rule, is_present, key
+                       in zip(network.rules, network.present, network.keys) if is_present]
+            for (layer, args), ((_layer, _table, chain), text) in reversed(present):
+                if self.backend == "nftables":
+                    entries = listing.setdefault((layer, chain),
+                                                 list(self.state[layer].chains[chain]))
+                    position = next(index for index, (listed, handle) in enumerate(entries)
+                                    if listed == text and (layer, chain, handle) not in used)
+                    handle = entries.pop(position)[1]
+                    used.add((layer, chain, handle))
+                    prefix = (args[2], NFT_TABLE, chain)
+                    deletions.append((layer, ("delete", "rule") + prefix + ("handle", handle),
+                                      nft_reinsert(prefix, text, position)))
+                else:
+                    table = args[1]
+                    lines = listing.setdefault(
+                        (layer, table, chain),
+                        list(self.state[layer][table].rules.get(chain, ())))
+                    position = lines.index(text)
+                    del lines[position]
+                    deletions.append((layer, args[:2] + ("--delete",) + args[3:],
+                                      iptables_reinsert(table, text, position + 1)))
         return deletions
 
     # firewalld ----------------------------------------------------------------------------
