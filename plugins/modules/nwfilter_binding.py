@@ -44,6 +44,10 @@ options:
         description:
           - The filter's variables, such as C(IP) or C(DHCPSERVER); a list gives several values
             (for example two IP addresses).
+          - Names are letters, digits and C(_); values are what libvirt takes (letters, digits
+            and C(_.:)), and each value must be what every place the filter uses it takes (an
+            IPv4 address for C(srcipaddr) of an C(ip) rule, a MAC address, a port number ...).
+            A value such as V(0.0.0.0/1) is refused, naming C(bindings[N].parameters.NAME).
         type: dict
         default: {}
       state:
@@ -146,6 +150,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
 from ansible_collections.virtkit.host.plugins.module_utils.module_support import (
     Trace,
@@ -210,7 +215,7 @@ def main():
         planned = manager.plan(bindings)
         result["queries"] = command_list(manager.queries)
         commands = manager.apply(planned)
-    except (FirewallError, FilterDefinitionError) as exc:
+    except (FirewallError, FilterDefinitionError, vocabulary.InvalidValue) as exc:
         fail(module, exc, trace, **result)
     result["commands"] = command_list(commands)
     result["changed"] = bool(commands)

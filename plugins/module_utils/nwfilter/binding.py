@@ -10,8 +10,7 @@ clean-ups libvirt runs blindly (deleting chains that may not exist, ignoring the
 issued only for what the state read shows to exist.
 """
 
-import re
-
+from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.planner import (
     EnginePlanner,
@@ -26,38 +25,53 @@ from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.definition i
     FilterDefinitionError,
 )
 from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.ebiptables import new_rules
+from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.parameters import (
+    check_uses,
+    parameter_values,
+)
 
 LAYER = {"ebtables": "ethernet", "iptables": "ipv4", "ip6tables": "ipv6"}
 GLOBAL_CHAINS = ("libvirt-in", "libvirt-out", "libvirt-in-post", "libvirt-host-in")
 GLOBAL_JUMPS = (("FORWARD", "libvirt-in"), ("FORWARD", "libvirt-out"),
                 ("FORWARD", "libvirt-in-post"), ("INPUT", "libvirt-host-in"))
-_IFNAME = re.compile(r"^(?!\.{1,2}$)[^/\s:]{1,15}$")
-_MAC = re.compile(r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$")
 
 
 class Binding(object):
+    """One wanted binding. Every value is checked where it enters, each error naming its field
+    (``bindings[N].interface``, ``bindings[N].parameters.IP`` ...): the interface, MAC and
+    filter names by the shared vocabulary, each parameter's name and the character set of its
+    values (libvirt's ``[A-Za-z0-9_.:]``). :meth:`check_types` checks the values against the
+    places the filter uses them."""
+
     def __init__(self, interface, mac, filter_name, parameters, state="present", where="binding"):
-        if not interface or not _IFNAME.match(interface):
-            raise FilterDefinitionError("%s: interface %r is not an interface name"
-                                        % (where, interface))
-        if state == "present":
-            if not mac or not _MAC.match(mac):
-                raise FilterDefinitionError("%s: mac %r is not a MAC address (aa:bb:cc:dd:ee:ff)"
-                                            % (where, mac))
-            if not filter_name:
+        vocabulary.interface(interface, where + ".interface")
+        if mac is not None or state == "present":
+            vocabulary.mac_address(mac, where + ".mac")
+        if filter_name is not None or state == "present":
+            if filter_name is None:
                 raise FilterDefinitionError("%s: filter is required" % where)
+            vocabulary.object_name(filter_name, where + ".filter")
         self.interface = interface
         self.mac = mac.lower() if mac else None
         self.filter = filter_name
         self.state = state
         self.where = where
+        if not isinstance(parameters or {}, dict):
+            raise vocabulary.InvalidValue(where + ".parameters", parameters, "is not a mapping")
         variables = {}
-        for name, value in (parameters or {}).items():
-            values = value if isinstance(value, list) else [value]
-            variables[name] = [str(item) for item in values]
-        if self.mac is not None:
-            variables.setdefault("MAC", [self.mac])
+        self.origins = {}  # variable -> (field, values) of what the binding gives
+        for name, value in sorted((parameters or {}).items()):
+            field = "%s.parameters.%s" % (where, name)
+            variables[name] = parameter_values(name, value, field)
+            self.origins[name] = (field, variables[name])
+        if self.mac is not None and "MAC" not in variables:
+            variables["MAC"] = [self.mac]
+            self.origins["MAC"] = (where + ".mac", variables["MAC"])
         self.variables = variables
+
+    def check_types(self, filters):
+        """Each value against every place the bound filter tree uses its variable."""
+        check_uses(filters, self.filter, self.origins)
 
 
 def _renames(interface):
@@ -151,8 +165,10 @@ class NwfilterBindings(EnginePlanner):
         twice = first_repeated(item.binding.interface for item in planned)
         if twice is not None:
             raise FilterDefinitionError("interface %s is bound twice in one task" % twice)
-        self._read()
         present = [item for item in planned if item.binding.state == "present"]
+        for item in present:
+            item.binding.check_types(self.filters)  # before anything runs
+        self._read()
         for item in present:
             binding = item.binding
             commands = new_rules(self.filters, binding.filter, binding.interface,

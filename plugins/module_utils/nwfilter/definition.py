@@ -7,6 +7,8 @@ import os
 import re
 from xml.etree import ElementTree
 
+from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
+
 ACTIONS = ("drop", "reject", "accept", "return", "continue")
 DIRECTIONS = ("in", "out", "inout")
 # Protocol elements, by the tool that implements them.
@@ -152,7 +154,11 @@ def parse_filter(text, source="filter XML"):
                 raise FilterDefinitionError("%s: <filterref> without filter=" % where)
             parameters = {}
             for parameter in element.findall("parameter"):
-                parameters.setdefault(parameter.get("name"), []).append(parameter.get("value"))
+                field = "%s <filterref filter=%r> parameter" % (where, ref)
+                variable = vocabulary.nwfilter_variable(parameter.get("name"), field + " name")
+                parameters.setdefault(variable, []).append(
+                    vocabulary.nwfilter_value(parameter.get("value"),
+                                              "%s %s" % (field, variable)))
             entries.append(FilterRef(ref, parameters, position))
         elif element.tag not in ("uuid",) and isinstance(element.tag, str):
             raise FilterDefinitionError("%s: unknown element <%s>" % (where, element.tag))
