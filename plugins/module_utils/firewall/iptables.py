@@ -3,8 +3,7 @@
 """The iptables family: iptables, ip6tables and ebtables run directly, and the
 ``*-restore --noflush`` batch path."""
 
-import re
-
+from ansible_collections.virtkit.host.plugins.module_utils.firewall import _restore
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.backend import Backend
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.model import (
     LAYER_ETHERNET,
@@ -30,8 +29,6 @@ _BATCHABLE = frozenset(_APPEND + _INSERT + _NEW_CHAIN + (
     "-P", "--policy", "-E", "--rename-chain", "-Z", "--zero"))
 _COMMANDS = _BATCHABLE | frozenset((
     "-L", "--list", "-S", "--list-rules", "-C", "--check", "--change-counters"))
-# The restore tokenizer treats these specially; such rules are not batched.
-_UNSAFE_IN_RESTORE = re.compile(r"[\"'\\\n\r]")
 
 
 def split_table(args):
@@ -90,33 +87,9 @@ def undo_args(args):
 
 
 def restore_line(args):
-    """``(table, line)`` for a restore file, or None when the rule cannot be batched.
-
-    One pass over the arguments: this runs for every rule of a batch.
-    """
-    table = "filter"
-    words = []
-    command = None
-    expect_table = False
-    for arg in args:
-        if expect_table:
-            table = arg
-            expect_table = False
-            continue
-        if arg == "-t" or arg == "--table":
-            expect_table = True
-            continue
-        if arg.startswith("--table="):
-            table = arg[8:]
-            continue
-        if command is None and arg in _COMMANDS:
-            command = arg
-        if _UNSAFE_IN_RESTORE.search(arg):
-            return None
-        words.append(arg if arg and " " not in arg and "\t" not in arg else '"%s"' % arg)
-    if command is None or command not in _BATCHABLE:
-        return None
-    return table, " ".join(words)
+    """``(table, line)`` for a restore file, or None when the rule must run as a process of its
+    own: see :func:`_restore.rule_line`, the one spelling of the restore format."""
+    return _restore.rule_line(args, _BATCHABLE)
 
 
 class IptablesSyntaxBackend(Backend):

@@ -14,6 +14,7 @@ import json
 import os
 import re
 
+from ansible_collections.virtkit.host.plugins.module_utils.firewall import _restore
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import (
     FirewallError,
     FirewallUnavailableError,
@@ -74,7 +75,11 @@ def run_isolated(commands):
 # iptables -----------------------------------------------------------------------------------
 
 class ChainState(object):
-    """What ``--list-rules`` says of one table: chains, jumps between them, rules per chain."""
+    """What ``--list-rules`` says of one table: chains, jumps between them, rules per chain.
+
+    A rule is kept as its listed line; ``_restore.split_line(line)`` gives back its words
+    exactly as iptables reads them (a quoted comment included).
+    """
 
     def __init__(self):
         self.chains = set()
@@ -82,11 +87,11 @@ class ChainState(object):
         self.rules = {}  # chain -> ["-A CHAIN ..." lines, in order]
 
     def add_line(self, line):
-        words = line.split()
+        words = _restore.split_line(line)
         if len(words) >= 2 and words[0] == "-N":
             self.chains.add(words[1])
         elif len(words) >= 2 and words[0] == "-A":
-            self.rules.setdefault(words[1], []).append(line.strip())
+            self.rules.setdefault(words[1], []).append(line.strip(" \t\n"))
             if len(words) == 4 and words[2] == "-j":
                 self.links.add((words[1], words[3]))
 
@@ -95,6 +100,10 @@ class ChainState(object):
 
 
 def parse_list_rules(lines):
+    """ChainState from ``--list-rules`` lines (or the text of a whole listing: a comment
+    holding a newline, a CR or U+2028 is then read whole)."""
+    if isinstance(lines, str):
+        lines = _restore.listing_lines(lines)
     state = ChainState()
     for line in lines:
         state.add_line(line)
@@ -119,7 +128,7 @@ def parse_save(text):
     """``{table: ChainState}`` from iptables-save output."""
     tables = {}
     current = None
-    for line in text.splitlines():
+    for line in _restore.listing_lines(text):
         if line.startswith("*"):
             current = tables.setdefault(line[1:].strip(), ChainState())
         elif current is not None and line.startswith(":"):
@@ -135,8 +144,9 @@ def canonical_iptables(layer, rules, chains):
     """The listing iptables gives each of ``rules`` ([(table, chain, spec_args)]), in order.
 
     ``chains`` maps a table to the user chains that exist or will exist (jump targets must be
-    declared for iptables to take a rule). A rule iptables refuses raises FirewallError naming
-    the rule and the tool's message.
+    declared for iptables to take a rule). A rule iptables refuses, or that a restore file
+    cannot carry faithfully (a newline in a word, an over-long line), raises FirewallError
+    naming the rule.
     """
     if not rules:
         return []
@@ -146,15 +156,23 @@ def canonical_iptables(layer, rules, chains):
         by_table.setdefault(table, []).append((index, chain, spec))
     text = []
     line_of = {}  # restore-file line number -> rule index
+    # ebtables-restore wants a policy for a user chain; iptables-restore a dash and counters.
+    policy = "RETURN" if layer == "ethernet" else "- [0:0]"
     for table, entries in by_table.items():
-        text.append("*%s" % table)
         declared = set(chains.get(table, ())) | {chain for _i, chain, _s in entries}
-        # ebtables-restore wants a policy for a user chain; iptables-restore a dash and counters.
-        declaration = ":%s RETURN" if layer == "ethernet" else ":%s - [0:0]"
-        text.extend(declaration % chain for chain in sorted(declared - BUILTIN_CHAINS))
+        try:
+            text.append(_restore.spell_table(table))
+            text.extend(_restore.spell_chain(chain, policy)
+                        for chain in sorted(declared - BUILTIN_CHAINS))
+        except _restore.Unspellable as exc:
+            raise FirewallError("cannot compare rules of table %r: %s" % (table, exc))
         for index, chain, spec in entries:
             line_of[len(text) + 1] = index
-            text.append(" ".join(["-A", chain] + [_restore_word(word) for word in spec]))
+            try:
+                text.append(_restore.spell_line(("-A", chain) + tuple(spec)))
+            except _restore.Unspellable as exc:
+                raise FirewallError("cannot compare rule %s (table %s) in a scratch namespace: "
+                                    "%s" % (" ".join(("-A", chain) + tuple(spec)), table, exc))
         text.append("COMMIT")
     (status, _out, err), (save_status, saved, save_err) = run_isolated(
         [([restore], "\n".join(text) + "\n"), ([save], None)])
@@ -176,14 +194,13 @@ def canonical_iptables(layer, rules, chains):
         for index, chain, _spec in entries:
             position = seen.get(chain, 0)
             seen[chain] = position + 1
-            canonical[index] = listed[table].rules[chain][position]
+            try:
+                canonical[index] = listed[table].rules[chain][position]
+            except (KeyError, IndexError):
+                raise FirewallError("%s did not list rule %s back in table %s of the scratch "
+                                    "namespace" % (save, " ".join(("-A", chain) + tuple(
+                                        rules[index][2])), table))
     return canonical
-
-
-def _restore_word(word):
-    if not word or any(char.isspace() for char in word):
-        return '"%s"' % word.replace('"', '\\"')
-    return word
 
 
 # nftables -----------------------------------------------------------------------------------

@@ -54,10 +54,34 @@ def test_queries_and_unsafe_arguments_run_alone():
     fw.start_transaction()
     fw.add_rule("ipv4", "-A", "FOO", "-j", "ACCEPT")
     fw.add_rule("ipv4", "-S", "FOO")  # a query without callback still runs on its own
-    fw.add_rule("ipv4", "-A", "FOO", "-j", "ACCEPT")
-    fw.add_rule("ipv4", "-A", "FOO", "-m", "comment", "--comment", 'say "hi"', "-j", "ACCEPT")
+    fw.add_rule("ipv4", "-A", "FOO", "-m", "comment", "--comment", "two\nlines", "-j", "ACCEPT")
+    fw.add_rule("ipv4", "-A", "FOO", "-m", "comment", "--comment", "-P", "-j", "ACCEPT")
     fw.add_rule("ipv4", "-A", "FOO", "-j", "DROP")
     assert [c.argv[0] for c in fw.apply()] == ["iptables"] * 5
+
+
+def test_quotes_and_backslashes_are_batched_as_the_restore_parser_reads_them():
+    fw = Firewall(IptablesBackend(FakeRunner()))
+    fw.start_transaction()
+    fw.add_rule("ipv4", "-A", "FOO", "-m", "comment", "--comment", 'say "hi"', "-j", "ACCEPT")
+    fw.add_rule("ipv4", "-A", "FOO", "-m", "comment", "--comment", "C:\\dir\\", "-j", "DROP")
+    fw.add_rule("ipv4", "-A", "FOO", "-m", "comment", "--comment", "it's", "-j", "DROP")
+    assert argvs(fw.apply()) == [
+        (["iptables-restore", "-w", "--noflush"],
+         '*filter\n-A FOO -m comment --comment "say \\"hi\\"" -j ACCEPT\n'
+         '-A FOO -m comment --comment "C:\\\\dir\\\\" -j DROP\n'
+         '-A FOO -m comment --comment "it\'s" -j DROP\nCOMMIT\n')]
+
+
+def test_an_over_long_line_is_never_batched():
+    words = []
+    for _ in range(40):
+        words += ["-m", "comment", "--comment", "c" * 250]
+    fw = Firewall(IptablesBackend(FakeRunner()))
+    fw.start_transaction()
+    fw.add_rule("ipv4", "-A", "INPUT", "-j", "ACCEPT", *words)
+    fw.add_rule("ipv4", "-A", "INPUT", "-j", "DROP")
+    assert [(c.argv[0], len(c.argv)) for c in fw.apply()] == [("iptables", 166), ("iptables", 6)]
 
 
 def test_legacy_ebtables_is_never_batched():
