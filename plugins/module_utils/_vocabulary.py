@@ -49,8 +49,19 @@ def text(value, field, max_length=4096, allow_empty=False):
     return value
 
 
+# By the plain type a value derives from: Ansible hands filters subclasses of list, dict and
+# str (_AnsibleLazyTemplateList, ...) whose own names mean nothing to the playbook's author.
+_KINDS = ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"), (bytes, "bytes"),
+          (list, "list"), (tuple, "list"), (dict, "mapping"))
+
+
 def _type_name(value):
-    return "null" if value is None else type(value).__name__
+    if value is None:
+        return "null"
+    for kind, name in _KINDS:
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
 
 
 def _matching(pattern, what):
