@@ -17,16 +17,32 @@ description:
     password hash is set in its C(/etc/shadow), and the LXC domain is defined (and started)
     through libvirt-python.
   - Idempotent; check mode reports the packages it would install, the lines it would add and
-    the domain settings it would change. A root directory this run created is removed if
-    populating it fails; an existing root is never deleted (except with O(remove_root)).
+    the domain settings it would change.
+  - A new root is populated in a fresh directory beside it and renamed into place only when
+    complete, with a creation record beside it (C(PARENT/.NAME.virtkit-bootstrap)); a failed
+    run leaves no root behind. An existing root is populated in place and never removed by a
+    failure (the error says whether the package manager changed it).
+  - Files inside the root (C(/etc/securetty), C(/etc/shadow)) are reached as the container sees
+    them (symbolic links resolved inside the root, never outside it; openat2 RESOLVE_IN_ROOT)
+    and replaced atomically, mode and owner kept.
 options:
   name:
-    description: The domain's name.
+    description:
+      - The domain's name (1-128 of letters, digits, C(_ . + : -), not starting with C(.) or
+        C(-)).
     type: str
     required: true
   root:
-    description: The container's root directory (default C(/var/lib/libvirt/filesystems/NAME)).
+    description:
+      - The container's root directory, an absolute normalised path (default
+        C(ROOT_BASE/NAME)).
     type: path
+  root_base:
+    description:
+      - The directory holding container roots. O(remove_root) removes only a root strictly
+        inside it.
+    type: path
+    default: /var/lib/libvirt/filesystems
   osid:
     description: osinfo short id of the OS to install; required to populate the root.
     type: str
@@ -70,10 +86,13 @@ options:
     type: bool
     default: true
   root_password:
-    description: root's password, hashed with SHA-512 crypt before it is written.
+    description:
+      - root's password, hashed with SHA-512 crypt before it is written. A rerun compares it
+        with the current SHA-512 hash (C(rounds=) understood); a hash with more than 1000000
+        rounds is not compared (that could take many minutes) and is replaced.
     type: str
   root_password_hash:
-    description: root's password as a crypt hash, written as it is.
+    description: root's password as a crypt hash, written as it is (no C(:), no line break).
     type: str
   memory:
     description: Memory in MiB.
@@ -103,7 +122,12 @@ options:
     choices: [defined, running, absent]
     default: running
   remove_root:
-    description: With O(state=absent), also delete the root directory.
+    description:
+      - With O(state=absent), also delete the root directory, only when this module created it
+        (its creation record is there and names this container and directory), it lies inside
+        O(root_base), and nothing is mounted on or under it; otherwise the task fails before
+        changing anything. The removal follows no symbolic link and enters no other file
+        system.
     type: bool
     default: false
 requirements:
@@ -158,8 +182,13 @@ uuid:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.container import Container
+from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
+from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.container import (
+    Container,
+    check_params,
+)
 from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.domain import DomainError
+from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.inroot import RootPathError
 from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.osinfo import (
     OsinfoDb,
     OsinfoError,
@@ -167,6 +196,8 @@ from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.osinfo impo
 from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.populate import (
     PopulateError,
 )
+from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.rootdir import RootDirError
+from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.rootfs import ShadowError
 
 try:
     import libvirt
@@ -179,6 +210,7 @@ def main():
         argument_spec=dict(
             name=dict(type="str", required=True),
             root=dict(type="path"),
+            root_base=dict(type="path", default="/var/lib/libvirt/filesystems"),
             osid=dict(type="str"),
             packages=dict(type="list", elements="str"),
             repos=dict(type="list", elements="dict", default=[]),
@@ -206,11 +238,11 @@ def main():
     params = module.params
     if libvirt is None:
         module.fail_json(msg=missing_required_lib("libvirt-python"))
-    if "/" in params["name"]:
-        module.fail_json(msg="name %r must not contain a slash" % params["name"])
-    if params["root"] is None:
-        params["root"] = "/var/lib/libvirt/filesystems/" + params["name"]
     result = dict(changed=False, changes=[])
+    try:
+        check_params(params)
+    except vocabulary.InvalidValue as exc:
+        module.fail_json(msg=str(exc), **result)
     try:
         os_info = None
         if params["state"] != "absent" and params["osid"]:
@@ -227,7 +259,8 @@ def main():
                 container.populate()
             container.login()
             result["uuid"] = container.domain()
-    except (OsinfoError, PopulateError, DomainError) as exc:
+    except (OsinfoError, PopulateError, DomainError, vocabulary.InvalidValue, RootPathError,
+            RootDirError, ShadowError, OSError) as exc:
         module.fail_json(msg=str(exc), **result)
     result["changes"] = container.changes
     result["changed"] = bool(container.changes)

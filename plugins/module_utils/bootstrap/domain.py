@@ -7,7 +7,7 @@ reorders, so a textual comparison would always differ)."""
 import re
 from xml.etree import ElementTree
 
-_NAME = re.compile(r"^[A-Za-z0-9_.+-]{1,64}$")
+_NAME = re.compile(r"\A(?!\.)[A-Za-z0-9_.+-]{1,64}\Z")
 
 
 class DomainError(ValueError):

@@ -9,11 +9,23 @@ import shutil
 import subprocess
 import tempfile
 
+from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
+from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.inroot import (
+    Root,
+    RootPathError,
+)
+
 # The article's package set for a Fedora container.
 FEDORA_PACKAGES = ("systemd", "passwd", "yum", "fedora-release", "vim-minimal",
                    "openssh-server", "procps-ng")
-_REPO_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-_PACKAGE = re.compile(r"^[A-Za-z0-9_.+:~-]+$")
+# Values that become words of dnf's or debootstrap's command line: never starting with "-"
+# (it would read as an option).
+_REPO_NAME = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\Z")
+_PACKAGE = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.+:~-]{0,199}\Z")
+_RELEASEVER = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+_SUITE = re.compile(r"\A[a-z0-9][a-z0-9_.-]{0,63}\Z")
+_VARIANT = re.compile(r"\A(?:-|[a-z][a-z0-9_-]{0,31})\Z")
+_URL = re.compile(r"\A(?:https?|ftp|file|copy)://[^\s,]+\Z")
 
 
 class PopulateError(Exception):
@@ -23,13 +35,21 @@ class PopulateError(Exception):
         super(PopulateError, self).__init__("%s: %s%s" % (step, message,
                                                           "\n" + output.strip() if output else ""))
         self.step = step
+        self.message = message
         self.output = output
 
 
 def check_packages(packages, where="packages"):
     for package in packages:
-        if not _PACKAGE.match(str(package)):
-            raise PopulateError("input", "%s: %r is not a package name" % (where, package))
+        if not isinstance(package, str) or not _PACKAGE.match(package):
+            raise vocabulary.InvalidValue(where, package, "is not a package name (letters, "
+                                          "digits, _ . + : ~ -, not starting with - or .)")
+
+
+def _check(pattern, value, field, what):
+    if not isinstance(value, str) or not pattern.match(value):
+        raise vocabulary.InvalidValue(field, value, "is not %s" % what)
+    return value
 
 
 def _run(argv, env=None, step="populate"):
@@ -47,9 +67,15 @@ class RpmRoot(object):
 
     def __init__(self, installer, root, releasever, repos, nogpgcheck=False):
         for repo in repos:
-            if not _REPO_NAME.match(repo["name"]) or not repo.get("baseurl"):
-                raise PopulateError("input", "repos: %r needs a name (letters, digits, . _ -) "
-                                             "and a baseurl" % (repo,))
+            if not isinstance(repo, dict) or set(repo) != {"name", "baseurl"}:
+                raise vocabulary.InvalidValue("repos", repo, "needs a name and a baseurl "
+                                                             "(and nothing else)")
+            _check(_REPO_NAME, repo["name"], "repos.name",
+                   "a repository name (letters, digits, _ . -, not starting with . or -)")
+            _check(_URL, repo["baseurl"], "repos.baseurl",
+                   "a URL (http, https, ftp or file; no space or comma)")
+        _check(_RELEASEVER, str(releasever), "releasever", "a release version (letters, digits, "
+                                                           "_ . -)")
         self.installer = installer
         self.root = root
         self.releasever = str(releasever)
@@ -64,9 +90,14 @@ class RpmRoot(object):
         shutil.rmtree(self._home, ignore_errors=True)
 
     def missing(self, packages):
-        """The packages not installed in the root (all of them when it has no database)."""
-        if not os.path.isdir(os.path.join(self.root, "var", "lib", "rpm")):
+        """The packages not installed in the root (all of them when it has no database). The
+        caller has made sure that rpm, following ROOT/var/lib/rpm as the host does, reaches the
+        root's own database (see Root.same_on_host)."""
+        if not os.path.isdir(self.root):
             return list(packages)
+        with Root(self.root) as root:
+            if not root.is_dir("/var/lib/rpm"):
+                return list(packages)
         _code, out = _run(["rpm", "--root", self.root, "-q", "--whatprovides"] + list(packages),
                           self.env, "query")
         gone = set()
@@ -101,22 +132,32 @@ class DebootstrapRoot(object):
         if not mirror:
             raise PopulateError("input", "mirror is required for debootstrap (your Debian or "
                                          "Ubuntu mirror's URL)")
+        _check(_URL, mirror, "mirror", "a URL (http, https, ftp, file or copy; no space or comma)")
+        _check(_SUITE, suite, "suite", "a suite or codename (a-z 0-9 _ . -, not starting with -)")
+        _check(_VARIANT, variant, "variant", "a debootstrap variant (a-z 0-9 _ -, or -)")
+        check_packages(include, "packages")
         self.root, self.suite, self.mirror = root, suite, mirror
         self.variant, self.include = variant, list(include)
 
     def complete(self):
         """Whether debootstrap finished here (it removes ROOT/debootstrap when done)."""
-        return (os.path.exists(os.path.join(self.root, "etc", "os-release"))
-                and not os.path.exists(os.path.join(self.root, "debootstrap")))
+        if not os.path.isdir(self.root):
+            return False
+        with Root(self.root) as root:
+            return root.exists("/etc/os-release") and not root.exists("/debootstrap")
 
     def missing(self, packages):
         if not self.complete():
             return ["(base system)"] + list(packages)
-        status = os.path.join(self.root, "var", "lib", "dpkg", "status")
+        with Root(self.root) as root:
+            try:
+                text, _info = root.read("/var/lib/dpkg/status")
+            except RootPathError as exc:
+                raise PopulateError("query", str(exc))
         installed = set()
-        with open(status) as handle:
+        if text is not None:
             name = None
-            for line in handle:
+            for line in text.splitlines():
                 if line.startswith("Package: "):
                     name = line.split(":", 1)[1].strip()
                 elif line.startswith("Status: ") and "install ok installed" in line:

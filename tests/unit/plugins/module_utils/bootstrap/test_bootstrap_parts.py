@@ -99,6 +99,7 @@ def test_root_hash(tmp_path):
     assert shadow.read_text().splitlines()[1] == "daemon:*:19000:0:99999:7:::"
     assert stat.S_IMODE(shadow.stat().st_mode) == 0o640
     assert not rootfs.set_root_hash(str(tmp_path), hashed)
+    (tmp_path / "nothing" / "etc").mkdir(parents=True)
     with pytest.raises(rootfs.ShadowError, match="has no shadow file"):
         rootfs.set_root_hash(str(tmp_path / "nothing"), hashed)
 
