@@ -14,6 +14,16 @@ CUSTOM = """<filter name='tck-mix' chain='root'>
   <rule action='accept' direction='out' priority='200'><icmp type='8'/></rule>
   <rule action='drop' direction='inout' priority='900'><all/></rule>
 </filter>"""
+# Typed variables of every kind (addresses and a mask, ports, IPv6, MAC, named numbers), with
+# values both libvirt and the module take.
+TYPED = """<filter name='tck-typed' chain='root'>
+  <rule action='accept' direction='out' priority='100'>
+    <tcp srcipaddr='$NET' srcipmask='$LEN[0]' dstportstart='$P[0]' dstportend='$Q[0]'/></rule>
+  <rule action='drop' direction='out' priority='200'><ipv6 srcipaddr='$SIX' protocol='$PROTO[0]'/></rule>
+  <rule action='accept' direction='out' priority='300'><mac srcmacaddr='$HW' protocolid='$ETH'/></rule>
+  <rule action='accept' direction='in' priority='400'><udp-ipv6 srcipaddr='$SIX' dstportstart='$P[0]'/></rule>
+  <rule action='drop' direction='out' priority='500'><arp arpsrcipaddr='$NET' opcode='$OP[0]'/></rule>
+</filter>"""
 CASES = [
     ("clean-traffic", {"IP": "10.0.0.5"}, None),
     ("clean-traffic", {"IP": ["10.0.0.5", "10.0.0.6"]}, None),
@@ -22,6 +32,10 @@ CASES = [
     ("no-arp-spoofing", {"IP": "10.0.0.5"}, None),
     ("allow-dhcp-server", {"DHCPSERVER": "10.0.0.1"}, None),
     ("tck-mix", {"A": ["1.1.1.1", "2.2.2.2"], "B": ["80", "90"]}, CUSTOM),
+    ("tck-mix", {"A": ["1.1.1.1", "2.2.2.2", "3.3.3.3"], "B": ["0", "65535", "22"]}, CUSTOM),
+    ("tck-typed", {"NET": ["10.1.0.0", "10.2.0.0"], "LEN": "16", "P": "22", "Q": "1023",
+                   "SIX": ["fe80::1", "2001:db8::5"], "PROTO": "tcp", "HW": "52:54:00:AB:CD:EF",
+                   "ETH": "ipv4", "OP": "Request"}, TYPED),
 ]
 
 
@@ -36,7 +50,8 @@ def with_taps(*names):
         run("ip", "tuntap", "add", name, "mode", "tap")
 
 
-@pytest.mark.parametrize("filter_name, parameters, definition", CASES)
+@pytest.mark.parametrize("filter_name, parameters, definition", CASES,
+                         ids=["%s-%d" % (case[0], index) for index, case in enumerate(CASES)])
 def test_rules_equal_libvirts(filter_name, parameters, definition):
     with NetworkNamespace():
         with_taps("vnet0")
