@@ -7,7 +7,11 @@ short_description: Render a declarative libvirt access policy as polkit JavaScri
 version_added: 0.1.0
 description:
   - Checks each entry against libvirt's ACL objects, permissions and details and renders the
-    polkit rules (ECMAScript 5) that enforce it, every value escaped. Used by the
+    polkit rules (ECMAScript 5) that enforce it, every value escaped. Values are typed
+    (C(user), C(group), C(name) and detail values are strings, C(actions) a string or a list
+    of strings, C(result) and C(otherwise) strings among their choices) and refused with a
+    control character, a line break (U+2028 and U+2029 included) or a character outside the
+    Basic Multilingual Plane (polkit's duktape engine never matches one). Used by the
     P(virtkit.host.polkit_acl#role) role.
 options:
   _input:
@@ -38,13 +42,14 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
 from ansible_collections.virtkit.host.plugins.module_utils.libvirt_acl import AclError, render
 
 
 def polkit_acl(policy, header=""):
     try:
         return render(policy, header)
-    except AclError as exc:
+    except (AclError, vocabulary.InvalidValue) as exc:
         raise AnsibleFilterError(str(exc))
 
 

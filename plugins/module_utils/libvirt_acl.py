@@ -2,10 +2,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """libvirt's fine-grained access control as polkit rules: a declarative policy checked against
 libvirt's objects, permissions and details, rendered as ECMAScript 5 (what polkit's engine
-runs), every value escaped."""
+runs), every value checked by type and character and escaped by one serializer."""
 
 import json
 import re
+
+from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
 
 # libvirt's ACL objects and their permissions (src/access/viraccessperm.c).
 PERMISSIONS = {
@@ -46,29 +48,52 @@ DETAILS = {
 RESULTS = {"allow": "YES", "deny": "NO", "auth_admin": "AUTH_ADMIN",
            "auth_admin_keep": "AUTH_ADMIN_KEEP", "auth_self": "AUTH_SELF",
            "auth_self_keep": "AUTH_SELF_KEEP"}
-_ACTION = re.compile(r"^([a-z_]+)\.([a-z_*]+)$")
+_ACTION = re.compile(r"\A([a-z_]+)\.([a-z_*]+)\Z")
+KEYS = ("name", "user", "group", "actions", "details", "result", "otherwise")
+# Lengths: user and group names, detail values (libvirt object names, UUIDs, paths), comments.
+NAME_MAX = 256
+VALUE_MAX = 4096
 
 
 class AclError(ValueError):
-    """A policy entry libvirt or polkit would not understand; names the entry and the value."""
+    """A policy entry libvirt or polkit would not understand; names the entry and the value.
+    Values of the wrong type or with refused characters raise vocabulary.InvalidValue."""
 
 
-def _js(text):
-    """A JavaScript string literal: JSON with every non-ASCII character escaped (so U+2028 and
-    U+2029, which end a line in ES5, cannot end the literal), and "/" escaped so no "</" or
-    comment opener appears in the file."""
-    return json.dumps(str(text), ensure_ascii=True).replace("/", "\\/")
+def js_string(value):
+    """The one JavaScript string literal serializer: JSON with every non-ASCII character
+    escaped (so U+2028 and U+2029, which end a line in ES5, cannot end the literal), and "/"
+    escaped so no "</" or comment opener appears in the file. duktape (ES5) reads a JSON string
+    as the same string. Takes checked text only (see :func:`vocabulary.bmp_text`)."""
+    if not isinstance(value, str):
+        raise TypeError("js_string takes a string, not %r" % (value,))
+    return json.dumps(value, ensure_ascii=True).replace("/", "\\/")
+
+
+def _wrong_type(field, value, what):
+    return vocabulary.InvalidValue(field, value, "is a %s, not %s"
+                                   % (vocabulary._type_name(value), what))  # pylint: disable=protected-access
+
+
+def _value(value, field, max_length=VALUE_MAX):
+    """A string compared in polkit's engine: no control character or line break (U+2028 and
+    U+2029 end a JavaScript line), nothing outside the BMP (duktape never matches it)."""
+    return vocabulary.bmp_text(value, field, max_length)
 
 
 def action_ids(actions, where):
-    """``object.permission`` (``object.*`` for all of an object's permissions) -> polkit ids."""
+    """``object.permission`` (``object.*`` for all of an object's permissions) -> polkit ids.
+    ``actions`` is one such string or a list of them."""
     if isinstance(actions, str):
         actions = [actions]
+    if not isinstance(actions, list):
+        raise _wrong_type("%s.actions" % where, actions, "a list of object.permission strings")
     if not actions:
         raise AclError("%s: actions is empty" % where)
     found = []
-    for action in actions:
-        match = _ACTION.match(str(action))
+    for index, action in enumerate(actions):
+        vocabulary.text(action, "%s.actions[%d]" % (where, index), NAME_MAX)
+        match = _ACTION.match(action)
         if not match:
             raise AclError("%s: action %r is not object.permission (for example domain.getattr)"
                            % (where, action))
@@ -86,11 +111,21 @@ def action_ids(actions, where):
 
 
 def render(policy, header=""):
-    """The polkit rules file for a list of policy entries (see the polkit_acl role)."""
+    """The polkit rules file for a list of policy entries (see the polkit_acl role). ``header``
+    is comment lines, each starting with ``//``."""
+    if not isinstance(policy, list):
+        raise _wrong_type("polkit_acl_rules", policy, "a list")
     blocks = []
-    for index, entry in enumerate(policy or []):
+    for index, entry in enumerate(policy):
         blocks.append(_rule(entry, "polkit_acl_rules[%d]" % index))
-    lines = header.splitlines()
+    if not isinstance(header, str):
+        raise _wrong_type("header", header, "a string")
+    lines = header.rstrip("\n").split("\n") if header else []
+    for number, line in enumerate(lines):
+        vocabulary.bmp_text(line, "header line %d" % (number + 1), 4096, allow_empty=True)
+        if line and not line.startswith("//"):
+            raise vocabulary.InvalidValue("header line %d" % (number + 1), line,
+                                          "is not a // comment")
     lines.append("// libvirt access control (access_drivers = [ \"polkit\" ]). First matching "
                  "rule wins.")
     return "\n".join(lines + blocks) + "\n"
@@ -98,42 +133,46 @@ def render(policy, header=""):
 
 def _rule(entry, where):
     if not isinstance(entry, dict):
-        raise AclError("%s: an entry is a mapping, not %r" % (where, entry))
-    unknown = set(entry) - {"name", "user", "group", "actions", "details", "result", "otherwise"}
+        raise _wrong_type(where, entry, "a mapping (user or group, actions, details, ...)")
+    unknown = [key for key in entry if key not in KEYS]
     if unknown:
-        raise AclError("%s: unknown keys %s" % (where, ", ".join(sorted(unknown))))
-    if bool(entry.get("user")) == bool(entry.get("group")):
+        raise AclError("%s: unknown keys %s" % (where, ", ".join(sorted(map(str, unknown)))))
+    if ("user" in entry) == ("group" in entry):
         raise AclError("%s: give exactly one of user and group" % where)
     actions = action_ids(entry.get("actions"), where)
-    details = entry.get("details") or {}
+    details = entry.get("details", {})
     if not isinstance(details, dict):
-        raise AclError("%s: details is a mapping of detail name to value, not %r"
-                       % (where, details))
+        raise _wrong_type("%s.details" % where, details, "a mapping of detail name to value")
     objects = {obj for obj, _id in actions}
-    for name in details:
-        allowed = {"connect_driver"}
-        for obj in objects:
-            allowed.update(DETAILS[obj])
+    allowed = {"connect_driver"}
+    for obj in objects:
+        allowed.update(DETAILS[obj])
+    for name, value in details.items():
         if name not in allowed:
             raise AclError("%s: detail %r is not one libvirt passes for %s (it passes: %s)"
                            % (where, name, ", ".join(sorted(objects)), ", ".join(sorted(allowed))))
-    result = entry.get("result", "allow")
-    if result not in RESULTS:
-        raise AclError("%s: result %r is not one of %s" % (where, result, ", ".join(RESULTS)))
-    otherwise = entry.get("otherwise", "deny" if details else None)
-    if otherwise is not None and otherwise not in tuple(RESULTS) + ("undecided",):
-        raise AclError("%s: otherwise %r is not one of %s, undecided"
-                       % (where, otherwise, ", ".join(RESULTS)))
-    subject = ("subject.user == %s" % _js(entry["user"]) if entry.get("user")
-               else "subject.isInGroup(%s)" % _js(entry["group"]))
-    ids = " ||\n        ".join("action.id == %s" % _js(action_id) for _obj, action_id in actions)
-    name = entry.get("name") or ""
+        _value(value, "%s.details.%s" % (where, name))
+    result = _choice(entry, "result", "allow", RESULTS, where)
+    otherwise = _choice(entry, "otherwise", "deny" if details else None,
+                        tuple(RESULTS) + ("undecided",), where)
+    if "user" in entry:
+        subject = "subject.user == %s" % js_string(_value(entry["user"], where + ".user",
+                                                          NAME_MAX))
+    else:
+        subject = "subject.isInGroup(%s)" % js_string(_value(entry["group"], where + ".group",
+                                                             NAME_MAX))
+    ids = " ||\n        ".join("action.id == %s" % js_string(action_id)
+                               for _obj, action_id in actions)
+    name = entry.get("name", "")
+    if name != "":
+        _value(name, where + ".name", NAME_MAX)
     lines = ["", "polkit.addRule(function (action, subject) {"]
     if name:
-        lines.append("    // %s" % re.sub(r"[^\x20-\x7e]", "?", str(name)))
+        # A line comment: checked above (no line break of any reader); non-ASCII shown as "?".
+        lines.append("    // %s" % re.sub(r"[^\x20-\x7e]", "?", name))
     lines.append("    if ((%s) &&\n        %s) {" % (ids, subject))
     if details:
-        test = " &&\n            ".join("action.lookup(%s) == %s" % (_js(key), _js(value))
+        test = " &&\n            ".join("action.lookup(%s) == %s" % (js_string(key), js_string(value))
                                         for key, value in sorted(details.items()))
         lines.append("        if (%s) {" % test)
         lines.append("            return polkit.Result.%s;" % RESULTS[result])
@@ -145,3 +184,15 @@ def _rule(entry, where):
     lines.append("    }")
     lines.append("});")
     return "\n".join(lines)
+
+
+def _choice(entry, key, default, choices, where):
+    """``entry[key]``, a string among ``choices``; ``default`` when the key is absent."""
+    if key not in entry:
+        return default
+    value = entry[key]
+    if not isinstance(value, str):
+        raise _wrong_type("%s.%s" % (where, key), value, "a string")
+    if value not in choices:
+        raise AclError("%s: %s %r is not one of %s" % (where, key, value, ", ".join(choices)))
+    return value

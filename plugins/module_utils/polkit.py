@@ -10,7 +10,7 @@ import signal
 
 AUTHORITY = ("org.freedesktop.PolicyKit1", "/org/freedesktop/PolicyKit1/Authority",
              "org.freedesktop.PolicyKit1.Authority")
-_LIBVIRT_SHORT = re.compile(r"^([a-z_-]+)\.([a-z_-]+)$")
+_LIBVIRT_SHORT = re.compile(r"\A([a-z_-]+)\.([a-z_-]+)\Z")
 
 
 class PolkitError(Exception):
@@ -90,7 +90,12 @@ def check_authorization(bus, pid, action_id, details=None, interactive=False):
     subject = ["unix-process", {"pid": variant("u", pid),
                                 "start-time": variant("t", process_start_time(pid)),
                                 "uid": variant("i", process_uid(pid))}]
-    body = [subject, action_id, {str(k): str(v) for k, v in (details or {}).items()},
+    for key, value in (details or {}).items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            # str() would ask about "None" or "['a', 'b']", never what was meant.
+            raise PolkitError("detail %r: %r is a %s, not a string" % (
+                key, value, "null" if value is None else type(value).__name__))
+    body = [subject, action_id, dict(details or {}),
             1 if interactive else 0, ""]
     error, reply = bus.call(AUTHORITY[0], AUTHORITY[1], AUTHORITY[2], "CheckAuthorization",
                             "(sa{sv})sa{ss}us", body)

@@ -1,11 +1,18 @@
 """The polkit_acl role on this host's files, then the policy asked of a real polkitd through
-the polkit_check module (for a non-root subject: polkit always authorises uid 0)."""
+the polkit_check module and pkcheck (for a non-root subject: polkit always authorises uid 0)."""
 
 import os
+import subprocess
 
 import pytest
 
-from harness import Polkitd, run_module, run_playbook
+from harness import Polkitd, require, run_module, run_playbook
+
+from ansible_collections.virtkit.host.plugins.module_utils.libvirt_acl import js_string, render
+from ansible_collections.virtkit.host.plugins.module_utils.polkit import (
+    ProcessAs,
+    process_start_time,
+)
 
 POLICY = [
     {"name": "the article's first example", "user": "nobody", "actions": ["connect.getattr"],
@@ -105,3 +112,136 @@ def test_polkit_check_without_polkitd(private_bus):
     result = run_module("polkit_check", {"user": "nobody", "action": "domain.getattr"},
                         env={"DBUS_SYSTEM_BUS_ADDRESS": private_bus.address})
     assert result["failed"] and "org.freedesktop" in result["msg"]
+
+
+def pkcheck(bus, process, action, details):
+    """polkitd's own answer for ``process`` (pid, start time, uid), as pkcheck gives it:
+    True authorised (exit 0), False not (exit 1)."""
+    argv = ["pkcheck", "--action-id", "org.libvirt.api." + action, "--process",
+            "%d,%d,%d" % (process.pid, process_start_time(process.pid), process.entry.pw_uid)]
+    for key, value in sorted(details.items()):
+        argv += ["--detail", key, value]
+    proc = subprocess.run(argv, env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus.address),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, check=False)
+    assert proc.returncode in (0, 1), (argv, proc.returncode, proc.stderr)
+    return proc.returncode == 0
+
+
+# Values a domain may be named that mean something to JavaScript, to a rules file or to HTML;
+# each is granted by its own action below.
+HOSTILE = {
+    "domain.getattr": 'x"); return polkit.Result.YES; //',
+    "domain.read": "x'); return polkit.Result.YES; //",
+    "domain.write": "a;b{c}d#e",
+    "domain.start": "*/ return polkit.Result.YES; /*",
+    "domain.stop": "</script><script>alert(1)</script>",
+    "domain.reset": "a\\\"b\\u0041",  # backslashes and an escape's spelling, not "A"
+    "domain.save": "w" * 4096,  # a very long word, at the limit
+    "domain.delete": "caf\u00e9 \u65e5\u672c \uffef",  # non-ASCII within the BMP
+    "domain.migrate": "${x} %s $(id) `id` {x}",
+}
+
+
+def test_hostile_values_round_trip_through_polkitd(setup, private_bus):
+    """Each value granted by a rule matches exactly that value in polkitd, through pkcheck
+    --detail, and nothing else: not the other values, not a character more or less."""
+    require("pkcheck")
+    tmp_path, rules, _config, variables = setup
+    variables["polkit_acl_rules"] = [
+        {"user": "nobody", "actions": [action], "details": {"domain_name": value},
+         "otherwise": "undecided"} for action, value in sorted(HOSTILE.items())] + [
+        {"user": "nobody", "actions": ["domain.*"], "result": "deny"}]
+    code, _changed, out = playbook(tmp_path, variables)
+    assert code == 0, out
+    daemon = Polkitd(private_bus, str(rules))
+    try:
+        with ProcessAs("nobody") as process:
+            for action, granted in HOSTILE.items():
+                for other in HOSTILE.values():
+                    assert pkcheck(private_bus, process, action, {"domain_name": other}) is \
+                        (other == granted), (action, other)
+                for near in (granted + "x", granted[:-1], "x" + granted, granted.upper(), ""):
+                    if near != granted:
+                        assert not pkcheck(private_bus, process, action, {"domain_name": near})
+    finally:
+        daemon.stop()
+
+
+def test_duktape_never_matches_a_character_outside_the_bmp(tmp_path, private_bus):
+    """Why such characters are refused: polkitd's engine (duktape) holds a JavaScript literal's
+    surrogate pair and the same character passed as a detail from C as different strings, so a
+    rule naming one would silently never match."""
+    require("pkcheck")
+    rules = tmp_path / "rules.d"
+    rules.mkdir()
+    emoji, bmp = "web\U0001F600", "web\u00e9"
+    (rules / "50-test.rules").write_text(
+        "polkit.addRule(function (action, subject) {\n"
+        "    if (action.id == \"org.libvirt.api.network.getattr\" && subject.user == \"nobody\") {\n"
+        "        var name = action.lookup(\"network_name\");\n"
+        "        if (name == %s || name == %s) { return polkit.Result.YES; }\n"
+        "        return polkit.Result.NO;\n"
+        "    }\n"
+        "});\n" % (js_string(emoji), js_string(bmp)))
+    daemon = Polkitd(private_bus, str(rules))
+    try:
+        with ProcessAs("nobody") as process:
+            assert pkcheck(private_bus, process, "network.getattr", {"network_name": bmp})
+            assert not pkcheck(private_bus, process, "network.getattr", {"network_name": emoji})
+    finally:
+        daemon.stop()
+
+
+@pytest.mark.parametrize("details, message", [
+    ({"domain_name": None}, "polkit_acl_rules[1].details.domain_name: None is a null, not a string"),
+    ({"domain_name": ["web1", "web2"]},
+     "polkit_acl_rules[1].details.domain_name: ['web1', 'web2'] is a list, not a string"),
+    ({"domain_name": 5}, "polkit_acl_rules[1].details.domain_name: 5 is a int, not a string"),
+    ({"domain_name": "web\U0001F600"},
+     "polkit_acl_rules[1].details.domain_name: 'web\U0001f600' contains U+1F600, outside the Basic "
+     "Multilingual Plane"),
+    ({"domain_name": "web1\n"},
+     "polkit_acl_rules[1].details.domain_name: 'web1\\n' contains a control character or a line "
+     "break"),
+    ({"domain_name": "web1\u2028return polkit.Result.YES;"},
+     "polkit_acl_rules[1].details.domain_name: 'web1\\u2028return polkit.Result.YES;' contains a "
+     "control character or a line break"),
+    ({"domain_name": "w" * 4097}, "polkit_acl_rules[1].details.domain_name: 'wwww"),
+    ({"connect_driver": True}, "polkit_acl_rules[1].details.connect_driver: True is a bool, not "
+                               "a string"),
+], ids=["null", "list", "int", "emoji", "newline", "u2028", "long", "bool"])
+def test_wrong_types_and_characters_change_nothing(setup, details, message):
+    """Refused before anything is written: the rules file and the daemon's configuration stay
+    byte for byte what they were."""
+    tmp_path, rules, config, variables = setup
+    installed = rules / "50-virtkit-libvirt-acl.rules"
+    installed.write_text(render(POLICY))
+    before = installed.read_bytes(), config.read_bytes()
+    variables["polkit_acl_rules"] = [POLICY[0], {"user": "nobody", "actions": ["domain.getattr"],
+                                                 "details": details}]
+    code, _changed, out = playbook(tmp_path, variables)
+    assert code != 0 and message in out, out
+    assert (installed.read_bytes(), config.read_bytes()) == before
+    assert os.listdir(str(rules)) == ["50-virtkit-libvirt-acl.rules"]
+
+
+def test_a_null_or_a_list_grants_nothing(setup, private_bus):
+    """polkitd's own view after refused runs: no domain named "None" or "['web1', 'web2']"
+    (what str() made of them) is granted, and neither is web1."""
+    require("pkcheck")
+    tmp_path, rules, _config, variables = setup
+    for value in (None, ["web1", "web2"]):
+        variables["polkit_acl_rules"] = [{"user": "nobody", "actions": ["domain.getattr"],
+                                          "details": {"domain_name": value}}]
+        code, _changed, out = playbook(tmp_path, variables)
+        assert code != 0, out
+    (rules / "90-default.rules").write_text(
+        "polkit.addRule(function (action, subject) { return polkit.Result.NO; });\n")
+    daemon = Polkitd(private_bus, str(rules))
+    try:
+        with ProcessAs("nobody") as process:
+            for name in ("None", "['web1', 'web2']", "web1", "web2"):
+                assert not pkcheck(private_bus, process, "domain.getattr", {"domain_name": name})
+    finally:
+        daemon.stop()

@@ -9,8 +9,15 @@ import subprocess
 import tempfile
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ansible_collections.virtkit.host.plugins.module_utils.libvirt_acl import AclError, render
+from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
+from ansible_collections.virtkit.host.plugins.module_utils.libvirt_acl import (
+    AclError,
+    js_string,
+    render,
+)
 
 ARTICLE = [
     {"name": "berrange may only use the QEMU driver", "user": "berrange",
@@ -93,15 +100,24 @@ def test_rendering_is_readable():
     assert 'if (action.lookup("connect_driver") == "QEMU") {' in text
 
 
-@pytest.mark.parametrize("hostile", [
+HOSTILE = [
     'x"); return polkit.Result.YES; //',
     "x'); return polkit.Result.YES; //",
     "a\\\"b",
-    "line\nbreak",
-    "sep\u2028arator",
+    "a\\u0041b",  # a backslash and u0041, not "A"
+    "a;b{c}d#e",
     "*/ return polkit.Result.YES; /*",
-    "</script>",
-])
+    "</script><script>",
+    "w" * 4096,  # a very long word, at the limit
+    "caf\u00e9 \u65e5\u672c \uffef",  # non-ASCII within the BMP
+]
+
+
+def short(value):
+    return ascii(value)[:24] if isinstance(value, str) else None
+
+
+@pytest.mark.parametrize("hostile", HOSTILE, ids=short)
 def test_values_cannot_change_the_logic(hostile):
     policy = [{"user": "berrange", "actions": ["domain.*"],
                "details": {"domain_name": hostile}}]
@@ -110,6 +126,111 @@ def test_values_cannot_change_the_logic(hostile):
         case("org.libvirt.api.domain.start", {"domain_name": "other"}),
     ])
     assert answers == ["yes", "no"]
+
+
+@pytest.mark.parametrize("value, message", [
+    ("line\nbreak", "contains a control character or a line break"),
+    ("sep\u2028arator", "contains a control character or a line break"),
+    ("para\u2029graph", "contains a control character or a line break"),
+    ("nul\x00", "contains a control character or a line break"),
+    ("nel\x85", "contains a control character or a line break"),
+    ("web1\n", "contains a control character or a line break"),
+    ("emoji \U0001F600", "contains U+1F600, outside the Basic Multilingual Plane"),
+    ("lone \ud83d", "contains U+D83D, outside the Basic Multilingual Plane"),
+    ("w" * 4097, "is longer than 4096 characters"),
+    ("", "is empty"),
+], ids=short)
+def test_values_the_engine_cannot_compare_are_refused(value, message):
+    policy = [{"user": "berrange", "actions": ["domain.getattr"],
+               "details": {"domain_name": value}}]
+    with pytest.raises(vocabulary.InvalidValue) as info:
+        render(policy)
+    assert str(info.value).startswith("polkit_acl_rules[0].details.domain_name: ")
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"user": "u", "actions": ["domain.getattr"], "details": {"domain_name": None}},
+     "polkit_acl_rules[0].details.domain_name: None is a null, not a string"),
+    ({"user": "u", "actions": ["domain.getattr"], "details": {"domain_name": ["web1", "web2"]}},
+     "polkit_acl_rules[0].details.domain_name: ['web1', 'web2'] is a list, not a string"),
+    ({"user": "u", "actions": ["domain.getattr"], "details": {"domain_name": 5}},
+     "polkit_acl_rules[0].details.domain_name: 5 is a int, not a string"),
+    ({"user": "u", "actions": ["domain.getattr"], "details": {"domain_name": True}},
+     "polkit_acl_rules[0].details.domain_name: True is a bool, not a string"),
+    ({"user": "u", "actions": ["domain.getattr"], "details": ["domain_name", "demo"]},
+     "polkit_acl_rules[0].details: ['domain_name', 'demo'] is a list, not a mapping"),
+    ({"user": "u", "actions": ["domain.getattr"], "details": None},
+     "polkit_acl_rules[0].details: None is a null, not a mapping"),
+    ({"user": None, "actions": ["domain.getattr"]},
+     "polkit_acl_rules[0].user: None is a null, not a string"),
+    ({"user": ["a", "b"], "actions": ["domain.getattr"]},
+     "polkit_acl_rules[0].user: ['a', 'b'] is a list, not a string"),
+    ({"group": 0, "actions": ["domain.getattr"]},
+     "polkit_acl_rules[0].group: 0 is a int, not a string"),
+    ({"user": "u\u2028", "actions": ["domain.getattr"]},
+     "polkit_acl_rules[0].user: 'u\\u2028' contains a control character or a line break"),
+    ({"user": "u", "actions": None}, "polkit_acl_rules[0].actions: None is a null, not a list"),
+    ({"user": "u", "actions": ["domain.getattr", 1]},
+     "polkit_acl_rules[0].actions[1]: 1 is a int, not a string"),
+    ({"user": "u", "actions": ["domain.getattr\n"]},
+     "polkit_acl_rules[0].actions[0]: 'domain.getattr\\n' contains a control character"),
+    ({"user": "u", "actions": ["domain.getattr"], "result": None},
+     "polkit_acl_rules[0].result: None is a null, not a string"),
+    ({"user": "u", "actions": ["domain.getattr"], "details": {"domain_name": "d"},
+      "otherwise": False}, "polkit_acl_rules[0].otherwise: False is a bool, not a string"),
+    ({"user": "u", "actions": ["domain.getattr"], "name": ["a"]},
+     "polkit_acl_rules[0].name: ['a'] is a list, not a string"),
+    ({"user": "u", "actions": ["domain.getattr"], "name": "a\nb"},
+     "polkit_acl_rules[0].name: 'a\\nb' contains a control character"),
+    ("user: u", "polkit_acl_rules[0]: 'user: u' is a str, not a mapping"),
+])
+def test_wrong_types_are_named(entry, message):
+    with pytest.raises(vocabulary.InvalidValue) as info:
+        render([entry])
+    assert str(info.value).startswith(message)
+
+
+def test_the_policy_is_a_list():
+    with pytest.raises(vocabulary.InvalidValue) as info:
+        render(None)
+    assert str(info.value) == "polkit_acl_rules: None is a null, not a list"
+
+
+@pytest.mark.parametrize("header", ["// ok\nevil();", "// ok\u2028evil();", "// \U0001F600"])
+def test_header_is_only_comments(header):
+    with pytest.raises(vocabulary.InvalidValue):
+        render([], header)
+
+
+def test_header_comments_are_kept():
+    assert render([], "//\n// Ansible managed\n//").startswith("//\n// Ansible managed\n//\n// libvirt")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(max_codepoint=0xFFFF,
+                                               blacklist_categories=("Cs",))),
+                min_size=1, max_size=50))
+def test_js_string_reads_back_as_the_same_string(values):
+    """Every BMP string, control characters included, is read back by an ES5 parser (acorn)
+    and engine (node) as exactly itself."""
+    source = "var values = [%s];\n" % ", ".join(js_string(value) for value in values)
+    assert all(ord(char) < 0x80 for char in source)
+    with tempfile.NamedTemporaryFile("w", suffix=".js", delete=False) as handle:
+        handle.write(source + "console.log(JSON.stringify(values));\n")
+    try:
+        check = subprocess.run([tool("acorn"), "--ecma5", "--silent", handle.name],
+                               stderr=subprocess.PIPE, universal_newlines=True, check=False)
+        assert check.returncode == 0, check.stderr
+        out = subprocess.run([tool("node"), handle.name], stdout=subprocess.PIPE, check=True).stdout
+    finally:
+        os.unlink(handle.name)
+    assert json.loads(out.decode("utf-8")) == values
+
+
+def test_js_string_takes_strings_only():
+    with pytest.raises(TypeError):
+        js_string(None)
 
 
 def test_groups_results_and_undecided():
