@@ -28,8 +28,8 @@ description:
 options:
   name:
     description:
-      - The domain's name (1-128 of letters, digits, C(_ . + : -), not starting with C(.) or
-        C(-)).
+      - The domain's name, 1-128 of letters, digits and C(_.+:-), not starting with C(.) or
+        C(-).
     type: str
     required: true
   root:
