@@ -102,6 +102,30 @@ def ruleset():
                      if not line.startswith("#"))
 
 
+def exact_state():
+    """What a failed task must leave exactly as it found: iptables-save, ip6tables-save and
+    ebtables-save byte for byte (their '#' timestamp lines aside), and nft's ruleset object by
+    object: tables, sets, chains with their declarations, each chain's rules in order, without
+    handles. (nft lists chains in the order they were made, so a chain a rollback re-created is
+    listed last; the save tools sort them.)"""
+    import json  # pylint: disable=import-outside-toplevel
+    saved = [[line for line in run(save).splitlines() if not line.startswith("#")]
+             for save in ("iptables-save", "ip6tables-save", "ebtables-save")]
+    objects = []
+    rules = {}  # (family, table, chain) -> its rules in order
+    for entry in json.loads(run("nft", "-j", "list", "ruleset"))["nftables"]:
+        for kind, body in entry.items():
+            if kind == "metainfo":
+                continue
+            body = {key: value for key, value in body.items() if key != "handle"}
+            if kind == "rule":
+                rules.setdefault((body["family"], body["table"], body["chain"]), []).append(
+                    json.dumps(body, sort_keys=True))
+            else:
+                objects.append((kind, json.dumps(body, sort_keys=True)))
+    return saved, sorted(objects), rules
+
+
 BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>

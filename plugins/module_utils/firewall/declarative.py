@@ -102,6 +102,10 @@ def _spec_words(spec, syntax, where):
     (shell-like quoting for iptables; nft keeps its double-quoted strings whole), each word
     checked, and for nft the whole checked to be one command."""
     if isinstance(spec, str):
+        try:
+            vocabulary.text(spec, "%s.rule" % where, max_length=8192, allow_empty=True)
+        except vocabulary.InvalidValue as exc:
+            raise FirewallError(str(exc))
         if syntax == "nft":
             spec = spec.split()
         else:
@@ -123,6 +127,11 @@ def _spec_words(spec, syntax, where):
             raise FirewallError(str(exc))
     if not words:
         raise FirewallError("%s: the rule is empty" % where)
+    for before, word in zip(words, words[1:]):
+        # iptables cuts a longer comment to 255 bytes: the rule would never compare equal.
+        if syntax != "nft" and before == "--comment" and len(word.encode("utf-8")) > 255:
+            raise FirewallError("%s.rule: comment %r is longer than the 255 bytes iptables keeps"
+                                % (where, word[:40] + "..."))
     if syntax == "nft":
         problem = command_problem(words)
         if problem is not None:
@@ -257,8 +266,10 @@ class RuleSet(EnginePlanner):
                 lines = listing[key].pop(chain.name, None) or []
                 plan.drop.append((chain.layer, ("-t", chain.table, "-F", chain.name),
                                   [iptables_reinsert(chain.table, line) for line in lines]))
+                policy = self.state[key].policies.get(chain.name)  # ebtables chains have one
                 plan.drop.append((chain.layer, ("-t", chain.table, "-X", chain.name),
-                                  [("-t", chain.table, "-N", chain.name)]))
+                                  [("-t", chain.table, "-N", chain.name)
+                                   + (("-P", policy) if policy else ())]))
         return plan.result()
 
     def _plan_nft(self, chains, rules):

@@ -8,9 +8,9 @@ import contextlib
 import errno
 import fcntl
 import os
-import shlex
 import time
 
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._restore import split_line
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import (
     FirewallUnavailableError,
 )
@@ -71,7 +71,7 @@ def host_lock(path=LOCK_PATH, timeout=LOCK_TIMEOUT, trace=None):
 def iptables_reinsert(table, listed, position=None):
     """Arguments that put back a rule that ``--list-rules`` (or ebtables' listing) showed as
     ``listed`` ("-A CHAIN words..."): at ``position`` (1-based) or, without one, at the end."""
-    words = shlex.split(listed)
+    words = split_line(listed)
     chain, rest = words[1], tuple(words[2:])
     if position is None:
         return ("-t", table, "-A", chain) + rest

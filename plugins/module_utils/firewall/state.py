@@ -83,6 +83,7 @@ class ChainState(object):
 
     def __init__(self):
         self.chains = set()
+        self.policies = {}  # ebtables user chains: name -> policy (RETURN, DROP, ACCEPT)
         self.links = set()  # (parent, child) for plain "-A PARENT -j CHILD"
         self.rules = {}  # chain -> ["-A CHAIN ..." lines, in order]
 
@@ -116,9 +117,13 @@ def parse_ebtables_list(lines):
     chain = None
     for line in lines:
         if line.startswith("Bridge chain: "):
-            chain = line[len("Bridge chain: "):].split(",")[0]
+            fields = line[len("Bridge chain: "):].split(",")
+            chain = fields[0]
             if chain not in BUILTIN_CHAINS:
                 state.chains.add(chain)
+                policy = fields[-1].strip()
+                if policy.startswith("policy: "):
+                    state.policies[chain] = policy[len("policy: "):]
         elif chain is not None and line.strip() and not line.startswith("Bridge table:"):
             state.add_line("-A %s %s" % (chain, line.strip()))
     return state

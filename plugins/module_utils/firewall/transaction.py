@@ -4,8 +4,9 @@
 
 A :class:`Firewall` holds groups. Each group has actions and rollback rules. ``apply()`` runs
 the groups in order; when group *i* fails, the rollback rules of the groups from the earliest
-one reached through ``inherit_previous`` up to *i* run in order, every rule ignoring errors, and
-the original error is raised. A rule's failure is ignored when the rule or its group says so.
+one reached through ``inherit_previous`` up to *i* run in order (newest group first when any of
+them records undos with ``auto_rollback``), every rule ignoring errors, and the original error is
+raised. A rule's failure is ignored when the rule or its group says so.
 A query rule's callback gets the rule's output lines and may add rules: they run at the end of
 the current group. With ``auto_rollback``, each successful append/insert/new chain (or nft
 ``add rule``, through the handle nft echoes) records its own undo in the group's rollback.
@@ -177,6 +178,10 @@ class Firewall(object):
         are then tried again while that makes progress: with forward order, an earlier group's
         undo (delete a chain) can need a later group's undo (empty that chain) to run first."""
         failed = []
+        if any(group.auto_rollback for group in groups):
+            # Recorded undos are exact inverses (a deletion's re-insertion names its position):
+            # undone newest first, group by group, they restore each state in turn.
+            groups = groups[::-1]
         for group in groups:
             self._run(group.rollback, group, True, failed)
         pending = [(rule, group) for rule, group in failed if rule.is_undo]
@@ -298,7 +303,9 @@ class Firewall(object):
         if echo and not self.dry_run:
             self._record_undo(group, rule, self._backend.undo(rule, output))
         if rule.query is not None and not in_rollback:
-            rule.query(self, rule.layer, output.splitlines())
+            # Lines end at "\n" only: str.splitlines() would also cut a listed comment at
+            # U+2028, a form feed or a vertical tab.
+            rule.query(self, rule.layer, output.rstrip("\n").split("\n") if output else [])
 
     def _ran(self, command):
         self._commands.append(command)

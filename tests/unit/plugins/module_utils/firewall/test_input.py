@@ -150,6 +150,7 @@ def test_syntax_helpers():
     assert undo_args(("-L",)) is None
     assert restore_line(("-A", "X", "--comment", "")) == ("filter", '-A X --comment ""')
     assert restore_line(("-L", "X")) is None
-    assert restore_line(("-A", "X", "--comment", "back\\slash")) is None
+    assert restore_line(("-A", "X", "--comment", "back\\slash")) == (
+        "filter", '-A X --comment "back\\\\slash"')
     assert echoed_handles("add rule inet f c handle 3 counter accept # handle 12\n") == [
         ("delete", "rule", "inet", "f", "c", "handle", "12")]
