@@ -8,7 +8,13 @@ version_added: 0.1.0
 description:
   - Checks log level, filters and outputs the way libvirtd would (so a bad value is caught
     before a daemon fails to start on it) and returns the libvirtd.conf values to set, naming
-    the offending entry otherwise. Used by the P(virtkit.host.libvirt_logging#role) role.
+    the offending entry otherwise (for example
+    C(libvirt_logging_outputs[1].path - '/var/log/a:b' contains ':')). Values are typed
+    (levels are integers, C(match), C(type), C(ident) and C(path) strings, C(stack_trace) a
+    boolean, no unknown keys), strings have no control character or line break (U+2028 and
+    U+2029 included), and strings are quoted as libvirt's configuration parser reads them (a
+    path holding C(") is written between single quotes). Used by the
+    P(virtkit.host.libvirt_logging#role) role.
 options:
   _input:
     description: The filters, as the role's C(libvirt_logging_filters).
@@ -26,6 +32,12 @@ options:
   version:
     description: libvirt's version (C(libvirtd --version) output will do), for version-dependent settings.
     type: str
+  quoted:
+    description:
+      - Quote C(log_filters) and C(log_outputs) for libvirtd.conf (the default); false returns
+        them as libvirt takes them elsewhere (C(virt-admin daemon-log-outputs) arguments).
+    type: bool
+    default: true
 author:
   - virtkit.host contributors (@virtkit)
 """
@@ -38,22 +50,25 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: libvirtd.conf keys and values (C(log_filters), C(log_outputs), C(log_level), C(log_buffer_size)).
+  description:
+    - libvirtd.conf keys and values (C(log_filters), C(log_outputs), C(log_level), C(log_buffer_size)).
+    - Empty filters or outputs leave their key out.
   type: dict
 """
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
 from ansible_collections.virtkit.host.plugins.module_utils.libvirt_logging import (
-    LoggingSettingsError,
     settings,
+    values,
 )
 
 
-def libvirt_logging(filters, outputs=None, level=None, version=None):
+def libvirt_logging(filters, outputs=(), level=None, version=None, quoted=True):
     try:
-        return settings(level, filters, outputs, version)
-    except LoggingSettingsError as exc:
+        return (settings if quoted else values)(level, filters, outputs, version)
+    except vocabulary.InvalidValue as exc:
         raise AnsibleFilterError(str(exc))
 
 
