@@ -55,10 +55,16 @@ def check_params(params):
         if int(idmap["count"]) < 1:
             raise vocabulary.InvalidValue("idmap.count", idmap["count"], "must be at least 1")
     hashed = params.get("root_password_hash")
-    if hashed is not None and (not hashed or ":" in hashed or vocabulary._CONTROL.search(hashed)):  # pylint: disable=protected-access
-        # The value is a secret: named, not shown.
-        raise vocabulary.InvalidValue("root_password_hash", "(not shown)", "is not a crypt hash "
-                                      "(not empty, no ':', no control character or line break)")
+    if hashed is not None:
+        try:
+            vocabulary.text(hashed, "root_password_hash", 1024)
+            valid = ":" not in hashed
+        except vocabulary.InvalidValue:
+            valid = False
+        if not valid:  # the value is a secret: named, not shown
+            raise vocabulary.InvalidValue("root_password_hash", "(not shown)", "is not a crypt "
+                                          "hash (not empty, no ':', no control character or "
+                                          "line break)")
     check_packages(params.get("packages") or ())
     return params
 
