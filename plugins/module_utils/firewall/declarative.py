@@ -11,6 +11,7 @@ from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors impor
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.model import LAYERS
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.nftables import (
     command_problem,
+    split_words,
 )
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.planner import (
     EnginePlanner,
@@ -107,7 +108,7 @@ def _spec_words(spec, syntax, where):
         except vocabulary.InvalidValue as exc:
             raise FirewallError(str(exc))
         if syntax == "nft":
-            spec = spec.split()
+            spec = split_words(spec)
         else:
             try:
                 spec = shlex.split(spec)

@@ -54,6 +54,26 @@ def command_problem(args):
     return None
 
 
+def split_words(text):
+    """A rule's text split at white space outside double-quoted strings: a quoted string stays
+    one word, its spaces kept (joined back with spaces, the words give nft the same text)."""
+    result = []
+    current = []
+    quoted = False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+        if char.isspace() and not quoted:
+            if current:
+                result.append("".join(current))
+                current = []
+        else:
+            current.append(char)
+    if current:
+        result.append("".join(current))
+    return result
+
+
 def words(args):
     """nft joins its arguments with spaces before parsing them; so do we."""
     return " ".join(args).split()
