@@ -27,6 +27,13 @@ notes:
   - Every command the module runs (or, in check mode, would run) is returned in RV(commands);
     with C(-vvv) the engine's trace of each command and each ignored error is returned in
     RV(trace).
+  - A failure leaves the firewall as it was. Every change of the task, deletions included, has
+    its undo recorded before it runs, and the whole task is rolled back. Should an undo itself
+    fail, the task reports C(changed) and names what is left.
+  - Runs on one host serialise on the lock C(/run/virtkit.host.firewall.lock), held from
+    reading the state to applying the change (a run waits up to 300 seconds).
+  - Names (chains, tables, interfaces) and rule words are checked strictly where they enter;
+    see the collection's docs/security.md.
 requirements:
   - The firewall tools of the chosen backend on the managed host (C(iptables), C(ip6tables),
     C(ebtables), C(nft)); the Python library C(dbus-next) for firewalld.
