@@ -52,7 +52,7 @@ def text(value, field, max_length=4096, allow_empty=False):
 # By the plain type a value derives from: Ansible hands filters subclasses of list, dict and
 # str (_AnsibleLazyTemplateList, ...) whose own names mean nothing to the playbook's author.
 _KINDS = ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"), (bytes, "bytes"),
-          (list, "list"), (tuple, "list"), (dict, "mapping"))
+          (list, "list"), (tuple, "tuple"), (dict, "dict"))
 
 
 def _type_name(value):
