@@ -10,6 +10,8 @@ clean-ups libvirt runs blindly (deleting chains that may not exist, ignoring the
 issued only for what the state read shows to exist.
 """
 
+import shlex
+
 from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.planner import (
@@ -228,8 +230,10 @@ class NwfilterBindings(EnginePlanner):
                 for item in planned}
 
     def apply(self, planned):
-        """One transaction: build new filters beside the old (rolled back if anything fails),
-        then swap them in and remove what goes, ignoring errors as libvirt does."""
+        """Two transactions: build new filters beside the old (every addition records its
+        undo), then swap them in and remove what goes. If anything fails, the rollback puts
+        back what the swap removed or renamed (commands that are right whatever part of the
+        swap ran), then the build's undo runs: the rules are those from before the task."""
         changing = [item for item in planned if item.action in ("added", "replaced")]
         removing = [item for item in planned if item.action in ("removed", "replaced")]
         if not changing and not removing:
@@ -248,17 +252,50 @@ class NwfilterBindings(EnginePlanner):
             fw.start_transaction(auto_rollback=True)
             for tool, args in _grouped(build):
                 fw.add_rule(LAYER[tool], *args)
-        swap = []
+        teardown = []
         for item in removing:
-            swap += self._teardown(item)
+            teardown += self._teardown(item)
+        renames = []
         for item in changing:
-            swap += self._renames(item)
+            renames += self._renames(item)
+        swap = teardown + renames
         if swap:
-            fw.start_transaction(ignore_errors=True)
+            fw.start_transaction()
             for tool, args in _grouped(swap):
                 fw.add_rule(LAYER[tool], *args)
             fw.start_rollback(inherit_previous=bool(build))
+            for tool, args in _grouped(self._undo_swap(removing, renames)):
+                fw.add_rule(LAYER[tool], *args)
         return fw.apply()
+
+    def _undo_swap(self, removing, renames):
+        """Commands giving back the state before the swap whatever prefix of it ran (each is
+        harmless where its part did not run): the renames reversed (a rename back fails while
+        the temporary chain still exists), the removed chains made again with their rules,
+        the removed jumps put back where they were."""
+        undo = []
+        for tool, args in renames:
+            undo.append((tool, args[:-2] + (args[-1], args[-2])))
+        chains, fills, jumps = [], [], []
+        for item in removing:
+            for tool, args in self._teardown(item):
+                prefix = args[:2] if tool == "ebtables" else ()
+                command, rest = args[len(prefix)], args[len(prefix) + 1:]
+                state = self.state[tool]
+                if command == "-F":
+                    chain = rest[0]
+                    # libvirt's chains have the policy -N gives (ebtables -L says RETURN for
+                    # it, ebtables-save ACCEPT): -N alone makes them again.
+                    chains.append((tool, prefix + ("-N", chain)))
+                    fills.append((tool, prefix + ("-F", chain)))
+                    fills += [(tool, prefix + tuple(shlex.split(line)))
+                              for line in item.current[tool].get(chain, [])]
+                elif command == "-D":
+                    line = " ".join(("-A",) + rest)
+                    position = state.rules.get(rest[0], []).index(line) + 1
+                    jumps.append((tool, args))
+                    jumps.append((tool, prefix + ("-I", rest[0], str(position)) + rest[1:]))
+        return undo + chains + fills + jumps
 
     def _in_post_present(self, tool, args, item):
         """libvirt deletes then appends its libvirt-in-post rule; when it is there, keep it."""
