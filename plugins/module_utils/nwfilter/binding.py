@@ -5,8 +5,8 @@
 For each interface to (re)filter, the rules libvirt's ebiptables driver makes are built under
 the temporary chain names beside the interface's current chains; then, in one batch per table,
 the old chains go and the new ones are renamed to the final names (a rename keeps the jumps to
-a chain), so the interface is never unfiltered: if building fails, the old filter stays. The
-clean-ups libvirt runs blindly (deleting chains that may not exist, ignoring the errors) are
+a chain), so the interface is never unfiltered: if anything fails, the rollback gives back the
+rules from before the task. The clean-ups libvirt runs blindly (deleting chains that may not exist, ignoring the errors) are
 issued only for what the state read shows to exist.
 """
 
