@@ -212,9 +212,10 @@ def main():
         manager = NwfilterBindings(filters, params["backend"], check_mode=module.check_mode,
                                    batch=params["batch"], trace=trace.callback)
         result["backend"] = manager.backend
-        planned = manager.plan(bindings)
-        result["queries"] = command_list(manager.queries)
-        commands = manager.apply(planned)
+        with manager.locked():
+            planned = manager.plan(bindings)
+            result["queries"] = command_list(manager.queries)
+            commands = manager.apply(planned)
     except (FirewallError, FilterDefinitionError, vocabulary.InvalidValue) as exc:
         fail(module, exc, trace, **result)
     result["commands"] = command_list(commands)

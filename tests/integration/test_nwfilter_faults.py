@@ -150,3 +150,29 @@ def test_a_failure_at_any_command_leaves_the_firewall_as_it_was(initial, change,
                 and runner.failed[1] else "",
                 "failed, rules changed" if failed else "reported success, rules not the wanted"))
     assert not wrong, "%d of %d injection points:\n%s" % (len(wrong), count + 1, "\n".join(wrong))
+
+
+def test_moved_global_jumps_are_put_back_after_a_failure():
+    """Another tool inserted a rule above libvirt's jumps in FORWARD and INPUT: the build deletes
+    the jumps and inserts them at the top again. A failure after that puts every jump back
+    where it stood."""
+    require("nft", "iptables", "ip6tables", "ebtables")
+    with NetworkNamespace():
+        setup = planner()
+        setup.apply(setup.plan(bindings(BEFORE["small"])))
+        for tool in ("iptables", "ip6tables"):
+            for parent in ("FORWARD", "INPUT"):
+                run(tool, "-w", "-I", parent, "1", "-i", "lo", "-j", "ACCEPT")
+        before = dumps()
+        manager = planner(FaultyRunner(), batch=False)
+        planned = manager.plan(bindings(CHANGES["add"]))
+        manager.apply(planned)
+        count = manager.runner.changing
+    assert count > 0
+    for fail_at in range(count):
+        with NetworkNamespace():
+            restore(before)
+            manager.runner = FaultyRunner(fail_at)
+            with pytest.raises(FirewallError):
+                manager.apply(planned)
+            assert dumps() == before, "failure at command %d" % fail_at

@@ -10,13 +10,14 @@ rules from before the task. The clean-ups libvirt runs blindly (deleting chains 
 issued only for what the state read shows to exist.
 """
 
-import shlex
 
 from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._restore import split_line
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.planner import (
     EnginePlanner,
     first_repeated,
+    iptables_reinsert,
 )
 from ansible_collections.virtkit.host.plugins.module_utils.firewall.state import (
     parse_ebtables_list,
@@ -250,8 +251,9 @@ class NwfilterBindings(EnginePlanner):
                       and not self._in_post_present(tool, args, item)]
         if build:
             fw.start_transaction(auto_rollback=True)
-            for tool, args in _grouped(build):
-                fw.add_rule(LAYER[tool], *args)
+            for tool, args, *undo in _grouped(build):
+                # A deletion (a misplaced global jump) carries the re-insertion at its place.
+                fw.add_rule(LAYER[tool], *args, undo=undo[0] if undo else None)
         teardown = []
         for item in removing:
             teardown += self._teardown(item)
@@ -288,7 +290,7 @@ class NwfilterBindings(EnginePlanner):
                     # it, ebtables-save ACCEPT): -N alone makes them again.
                     chains.append((tool, prefix + ("-N", chain)))
                     fills.append((tool, prefix + ("-F", chain)))
-                    fills += [(tool, prefix + tuple(shlex.split(line)))
+                    fills += [(tool, prefix + tuple(split_line(line)))
                               for line in item.current[tool].get(chain, [])]
                 elif command == "-D":
                     line = " ".join(("-A",) + rest)
@@ -318,9 +320,13 @@ class NwfilterBindings(EnginePlanner):
                 current = state.rules.get(parent, [])
                 if current[:len(wanted)] == wanted:
                     continue
+                remaining = list(current)
                 for line in wanted:
-                    if line in current:
-                        commands.append((tool, tuple(["-D"] + line.split()[1:])))
+                    if line in remaining:
+                        position = remaining.index(line)
+                        del remaining[position]
+                        commands.append((tool, tuple(["-D"] + line.split()[1:]),
+                                         [iptables_reinsert("filter", line, position + 1)]))
                 for position, line in enumerate(wanted, 1):
                     words = line.split()
                     commands.append((tool, ("-I", parent, str(position)) + tuple(words[2:])))
