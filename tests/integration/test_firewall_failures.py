@@ -291,7 +291,7 @@ def test_concurrent_runs_serialise(netns):  # pylint: disable=unused-argument
         procs = [subprocess.Popen([sys.executable, "-m",
                                    "ansible_collections.virtkit.host.plugins.modules.firewall",
                                    handle.name], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  env=env, universal_newlines=True) for _ in range(5)]
+                                  env=env, universal_newlines=True) for _run in range(5)]
         results = [json.loads(proc.communicate()[0]) for proc in procs]
     finally:
         os.unlink(handle.name)

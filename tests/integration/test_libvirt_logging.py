@@ -98,8 +98,9 @@ BAD_VALUES = [
      "has a component longer than 255 bytes"),
     ([], [{"level": 1, "type": "file", "path": "/var/log/\U0001F600\u2028.log"}],
      "contains a control character or a line break"),
-    ([], [{"level": 1, "type": "fax"}], "value of type must be one of: stderr, syslog, file, "
-                                         "journald, got: fax found in libvirt_logging_outputs"),
+    ([], [{"level": 1, "type": "fax"}],
+     "value of type must be one of: stderr, syslog, file, journald, got: fax found in "
+     "libvirt_logging_outputs"),
     ([{"level": 1, "match": "qemu", "stack_trace": True}], [],
      "stack traces ('+'), which libvirt 9.0.0 does not honour"),
 ]
@@ -175,11 +176,11 @@ def test_output_files_are_checked_on_the_target(tmp_path, make, message, check):
     path = make(logs)
     config = tmp_path / "logging.conf"
     config.write_text('log_outputs = "3:stderr"\n')
-    code, _changed, out = playbook(tmp_path, {
+    variables = {
         "libvirt_logging_config": str(config), "libvirt_logging_version": "9.0.0",
         "libvirt_logging_outputs": [{"level": 3, "type": "stderr"},
-                                    {"level": 1, "type": "file", "path": str(path)}]},
-        *(["--check"] if check else []))
+                                    {"level": 1, "type": "file", "path": str(path)}]}
+    code, _changed, out = playbook(tmp_path, variables, *(["--check"] if check else []))
     assert code != 0 and message.format(path=path, logs=logs) in out, out
     assert config.read_bytes() == b'log_outputs = "3:stderr"\n'
 

@@ -135,7 +135,7 @@ def smuggling_rule(smuggled):
     """A rule whose restore line, spelled without a length limit, is cut by iptables-restore's
     10240-byte line buffer right before ``smuggled``."""
     rule = ["-A", "INPUT", "-j", "ACCEPT"]
-    for _ in range(37):
+    for _count in range(37):
         rule += ["-m", "comment", "--comment", "c" * 250]
     head = " ".join(rule) + ' -m comment --comment "'
     return tuple(rule + ["-m", "comment", "--comment", "p" * (10239 - len(head)) + smuggled])

@@ -75,7 +75,7 @@ def test_quotes_and_backslashes_are_batched_as_the_restore_parser_reads_them():
 
 def test_an_over_long_line_is_never_batched():
     words = []
-    for _ in range(40):
+    for _count in range(40):
         words += ["-m", "comment", "--comment", "c" * 250]
     fw = Firewall(IptablesBackend(FakeRunner()))
     fw.start_transaction()
