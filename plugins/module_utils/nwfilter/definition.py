@@ -212,6 +212,14 @@ class FilterSet(object):
                 with open(os.path.join(path, name)) as handle:
                     self.add(parse_filter(handle.read(), os.path.join(path, name)))
 
+    def reached(self, name, trail):
+        """The definition of filter ``name``, reached from the filters in ``trail`` (the
+        references that lead to it), and the trail through it; a reference loop is refused."""
+        through = tuple(trail) + (name,)
+        if name in trail:
+            raise FilterDefinitionError("filter reference loop: %s" % " -> ".join(through))
+        return self.get(name, trail), through
+
     def get(self, name, chain_of_references=()):
         try:
             return self.filters[name]

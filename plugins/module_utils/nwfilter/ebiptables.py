@@ -83,10 +83,7 @@ class Instance(object):
 
 def expand(filters, name, variables, _trail=()):
     """The rule instances of filter ``name`` and what it references, depth first."""
-    trail = _trail + (name,)
-    if name in _trail:
-        raise FilterDefinitionError("filter reference loop: %s" % " -> ".join(trail))
-    definition = filters.get(name, _trail)
+    definition, trail = filters.reached(name, _trail)
     found = []
     for entry in definition.entries:
         if isinstance(entry, FilterRef):

@@ -136,10 +136,7 @@ def uses(filters, name, origins, _trail=()):
     """Where the tree of filter ``name`` uses variables that have an origin:
     [(field, values, what, description of the place)]. ``origins``: variable -> (field,
     values); the caller's variables win over a reference's parameters, as in libvirt."""
-    trail = _trail + (name,)
-    if name in _trail:
-        raise FilterDefinitionError("filter reference loop: %s" % " -> ".join(trail))
-    definition = filters.get(name, _trail)
+    definition, trail = filters.reached(name, _trail)
     found = []
     for entry in definition.entries:
         if isinstance(entry, FilterRef):
