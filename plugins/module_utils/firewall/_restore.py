@@ -143,11 +143,25 @@ def rule_line(args, batchable):
         return None
 
 
+_COMMAND_WORDS = {}  # word -> is_command_word(word): rules repeat their options
+
+
 def is_command_word(word):
     """Whether getopt could take ``word`` for a command or the table option: ``-P``, ``-vP``
     (clustered short options), ``--pol``, ``--policy=DROP``, ``-t``, ``--tab``..."""
     if len(word) < 2 or word[0] != "-":
         return False
+    try:
+        return _COMMAND_WORDS[word]
+    except KeyError:
+        pass
+    if len(_COMMAND_WORDS) > 4096:
+        _COMMAND_WORDS.clear()
+    answer = _COMMAND_WORDS[word] = _is_command_word(word)
+    return answer
+
+
+def _is_command_word(word):
     if word[1] != "-":
         letters = word[1:]
         # A cluster of short options; a value such as "-1" or "-10.0.0.1" is no option.
