@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "build", "collections"))
 # pylint: disable=wrong-import-position
 from harness import Firewalld, NetworkNamespace, PrivateBus, run  # noqa: E402
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.transaction import (  # noqa: E402
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._transaction import (  # noqa: E402
     Firewall,
 )
 

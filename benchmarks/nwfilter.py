@@ -21,10 +21,10 @@ sys.path.insert(0, os.path.join(HERE, "..", "build", "collections"))
 # pylint: disable=wrong-import-position
 from harness import LibvirtNwfilterd, NetworkNamespace, run, run_module  # noqa: E402
 
-from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.definition import (  # noqa: E402
+from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.definition import (  # noqa: E402
     FilterSet,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.ebiptables import (  # noqa: E402
+from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.ebiptables import (  # noqa: E402
     new_rules,
 )
 

@@ -26,11 +26,11 @@ sys.path.insert(0, os.path.join(HERE, "..", "build", "collections"))
 # pylint: disable=wrong-import-position
 from harness import Firewalld, NetworkNamespace, PrivateBus, checkout, run, run_module  # noqa: E402
 
-from ansible_collections.virtkit.host.plugins.module_utils.virt_network.definition import (  # noqa: E402
+from ansible_collections.virtkit.host.plugins.module_utils._virt_network.definition import (  # noqa: E402
     NetworkDefinition,
     ip_definition,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.virt_network.rules import (  # noqa: E402
+from ansible_collections.virtkit.host.plugins.module_utils._virt_network.rules import (  # noqa: E402
     iptables_base,
     iptables_rules,
 )

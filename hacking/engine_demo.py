@@ -13,10 +13,10 @@ sys.path.insert(0, os.path.join(HERE, "..", "build", "collections"))
 # pylint: disable=wrong-import-position
 from harness import NetworkNamespace, run  # noqa: E402
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import (  # noqa: E402
+from ansible_collections.virtkit.host.plugins.module_utils._errors import (  # noqa: E402
     FirewallError,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.transaction import (  # noqa: E402
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._transaction import (  # noqa: E402
     Firewall,
 )
 

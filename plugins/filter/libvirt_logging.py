@@ -59,7 +59,7 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
-from ansible_collections.virtkit.host.plugins.module_utils.libvirt_logging import (
+from ansible_collections.virtkit.host.plugins.plugin_utils._libvirt_logging import (
     settings,
     values,
 )

@@ -43,7 +43,7 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
-from ansible_collections.virtkit.host.plugins.module_utils.libvirt_acl import AclError, render
+from ansible_collections.virtkit.host.plugins.plugin_utils._libvirt_acl import AclError, render
 
 
 def polkit_acl(policy, header=""):

@@ -179,13 +179,13 @@ trace:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.declarative import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._declarative import (
     DeclaredChain,
     DeclaredRule,
     RuleSet,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
-from ansible_collections.virtkit.host.plugins.module_utils.module_support import (
+from ansible_collections.virtkit.host.plugins.module_utils._errors import FirewallError
+from ansible_collections.virtkit.host.plugins.module_utils._module_support import (
     Trace,
     command_list,
     engine_options,

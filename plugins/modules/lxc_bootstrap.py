@@ -183,21 +183,21 @@ uuid:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
-from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.container import (
+from ansible_collections.virtkit.host.plugins.module_utils._bootstrap.container import (
     Container,
     check_params,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.domain import DomainError
-from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.inroot import RootPathError
-from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.osinfo import (
+from ansible_collections.virtkit.host.plugins.module_utils._bootstrap.domain import DomainError
+from ansible_collections.virtkit.host.plugins.module_utils._bootstrap.inroot import RootPathError
+from ansible_collections.virtkit.host.plugins.module_utils._bootstrap.osinfo import (
     OsinfoDb,
     OsinfoError,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.populate import (
+from ansible_collections.virtkit.host.plugins.module_utils._bootstrap.populate import (
     PopulateError,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.rootdir import RootDirError
-from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.rootfs import ShadowError
+from ansible_collections.virtkit.host.plugins.module_utils._bootstrap.rootdir import RootDirError
+from ansible_collections.virtkit.host.plugins.module_utils._bootstrap.rootfs import ShadowError
 
 try:
     import libvirt

@@ -151,18 +151,18 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
-from ansible_collections.virtkit.host.plugins.module_utils.module_support import (
+from ansible_collections.virtkit.host.plugins.module_utils._errors import FirewallError
+from ansible_collections.virtkit.host.plugins.module_utils._module_support import (
     Trace,
     command_list,
     engine_options,
     fail,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.binding import (
+from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.binding import (
     Binding,
     NwfilterBindings,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.definition import (
+from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.definition import (
     FilterDefinitionError,
     FilterSet,
     parse_filter,

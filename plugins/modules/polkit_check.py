@@ -79,12 +79,12 @@ action_id:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.virtkit.host.plugins.module_utils.dbus_client import SystemBus
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import (
+from ansible_collections.virtkit.host.plugins.module_utils._dbus import SystemBus
+from ansible_collections.virtkit.host.plugins.module_utils._errors import (
     FirewallUnavailableError,
     MissingLibraryError,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.polkit import (
+from ansible_collections.virtkit.host.plugins.module_utils._polkit import (
     PolkitError,
     ProcessAs,
     check_authorization,

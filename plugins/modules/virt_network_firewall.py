@@ -181,20 +181,20 @@ trace:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
-from ansible_collections.virtkit.host.plugins.module_utils.module_support import (
+from ansible_collections.virtkit.host.plugins.module_utils._errors import FirewallError
+from ansible_collections.virtkit.host.plugins.module_utils._module_support import (
     Trace,
     command_list,
     engine_options,
     fail,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.virt_network.definition import (
+from ansible_collections.virtkit.host.plugins.module_utils._virt_network.definition import (
     NetworkDefinition,
     NetworkDefinitionError,
     ip_definition,
     parse_network_xml,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.virt_network.firewall import (
+from ansible_collections.virtkit.host.plugins.module_utils._virt_network.firewall import (
     NetworkFirewall,
 )
 

@@ -193,7 +193,7 @@ class Firewalld(object):
         self._wait_running(bus.address)
 
     def _wait_running(self, address):
-        from ansible_collections.virtkit.host.plugins.module_utils.firewall.firewalld import (  # pylint: disable=import-outside-toplevel
+        from ansible_collections.virtkit.host.plugins.module_utils.firewall._firewalld import (  # pylint: disable=import-outside-toplevel
             BUS_NAME,
             OBJECT_PATH,
             FirewalldClient,
@@ -382,7 +382,7 @@ class Polkitd(object):
         self.proc = subprocess.Popen(
             ["unshare", "-m", "--propagation", "private", "sh", "-c", POLKITD_START, "sh",
              self.directory], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        from ansible_collections.virtkit.host.plugins.module_utils.dbus_client import (  # pylint: disable=import-outside-toplevel
+        from ansible_collections.virtkit.host.plugins.module_utils._dbus import (  # pylint: disable=import-outside-toplevel
             SystemBus,
         )
         client = SystemBus(bus.address)

@@ -3,11 +3,11 @@ network namespace of its own."""
 
 import pytest
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import (
+from ansible_collections.virtkit.host.plugins.module_utils._errors import (
     FirewallError,
     FirewallUnavailableError,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.transaction import Firewall
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._transaction import Firewall
 
 from harness import run, ruleset
 

@@ -12,17 +12,17 @@ import pytest
 
 from harness import NetworkNamespace, checkout, exact_state, ruleset, run, run_module
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.declarative import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._declarative import (
     DeclaredChain,
     DeclaredRule,
     RuleSet,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.runner import ProcessRunner
-from ansible_collections.virtkit.host.plugins.module_utils.virt_network.definition import (
+from ansible_collections.virtkit.host.plugins.module_utils._errors import FirewallError
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._runner import ProcessRunner
+from ansible_collections.virtkit.host.plugins.module_utils._virt_network.definition import (
     parse_network_xml,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.virt_network.firewall import (
+from ansible_collections.virtkit.host.plugins.module_utils._virt_network.firewall import (
     NetworkFirewall,
 )
 

@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 
 from harness import NetworkNamespace, exact_state, require, run
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.declarative import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._declarative import (
     DeclaredRule,
     RuleSet,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
+from ansible_collections.virtkit.host.plugins.module_utils._errors import FirewallError
 
 # Pieces an attacker would reach for, and ordinary rule words.
 PIECES = st.sampled_from([

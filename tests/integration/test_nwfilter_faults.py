@@ -9,13 +9,13 @@ import pytest
 
 from harness import NetworkNamespace, require, run
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.runner import ProcessRunner
-from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.binding import (
+from ansible_collections.virtkit.host.plugins.module_utils._errors import FirewallError
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._runner import ProcessRunner
+from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.binding import (
     Binding,
     NwfilterBindings,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.definition import (
+from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.definition import (
     FilterSet,
     parse_filter,
 )

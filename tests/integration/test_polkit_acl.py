@@ -8,8 +8,8 @@ import pytest
 
 from harness import Polkitd, require, run_module, run_playbook
 
-from ansible_collections.virtkit.host.plugins.module_utils.libvirt_acl import js_string, render
-from ansible_collections.virtkit.host.plugins.module_utils.polkit import (
+from ansible_collections.virtkit.host.plugins.plugin_utils._libvirt_acl import js_string, render
+from ansible_collections.virtkit.host.plugins.module_utils._polkit import (
     ProcessAs,
     process_start_time,
 )

@@ -86,7 +86,7 @@ def test_installed_tree(installed):
     top = os.path.join(installed, "ansible_collections", "virtkit", "host")
     for needed in ("MANIFEST.json", "FILES.json", "meta/runtime.yml", "LICENSE", "CHANGELOG.rst",
                    "plugins/modules/firewall.py", "plugins/modules/virt_network_firewall.py",
-                   "plugins/module_utils/firewall/transaction.py", "requirements.txt",
+                   "plugins/module_utils/firewall/_transaction.py", "requirements.txt",
                    "bindep.txt", "meta/execution-environment.yml"):
         assert os.path.exists(os.path.join(top, needed)), needed
     assert os.path.exists(os.path.join(top, "playbooks", "site.yml"))

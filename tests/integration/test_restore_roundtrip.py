@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.virtkit.host.plugins.module_utils.firewall import _restore
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.iptables import restore_line
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.transaction import Firewall
+from ansible_collections.virtkit.host.plugins.module_utils._errors import FirewallError
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._iptables import restore_line
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._transaction import Firewall
 
 from harness import NetworkNamespace, require
 

@@ -7,10 +7,10 @@ import sys
 
 from harness import checkout, require
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.state import run_isolated
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._state import run_isolated
 
 PROBE = """
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.state import run_isolated
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._state import run_isolated
 try:
     run_isolated([(["iptables", "-S"], None)])
 except Exception as exc:  # the message the module would fail with

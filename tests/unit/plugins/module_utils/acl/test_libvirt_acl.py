@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
-from ansible_collections.virtkit.host.plugins.module_utils.libvirt_acl import (
+from ansible_collections.virtkit.host.plugins.plugin_utils._libvirt_acl import (
     AclError,
     js_string,
     render,

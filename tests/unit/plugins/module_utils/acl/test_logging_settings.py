@@ -4,7 +4,7 @@ libvirt's configuration parser reads them."""
 import pytest
 
 from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
-from ansible_collections.virtkit.host.plugins.module_utils.libvirt_logging import (
+from ansible_collections.virtkit.host.plugins.plugin_utils._libvirt_logging import (
     LoggingSettingsError,
     conf_string,
     settings,

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from ansible_collections.virtkit.host.plugins.module_utils.bootstrap import inroot, rootfs
+from ansible_collections.virtkit.host.plugins.module_utils._bootstrap import inroot, rootfs
 
 
 @pytest.fixture(params=["openat2", "walk"])

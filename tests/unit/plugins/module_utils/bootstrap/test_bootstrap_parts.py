@@ -6,8 +6,8 @@ import warnings
 
 import pytest
 
-from ansible_collections.virtkit.host.plugins.module_utils.bootstrap import rootfs
-from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.osinfo import (
+from ansible_collections.virtkit.host.plugins.module_utils._bootstrap import rootfs
+from ansible_collections.virtkit.host.plugins.module_utils._bootstrap.osinfo import (
     OsinfoDb,
     OsinfoError,
 )
@@ -107,7 +107,7 @@ def test_root_hash(tmp_path):
 def test_domain_xml_validates_and_compares_semantically(tmp_path):
     import shutil  # pylint: disable=import-outside-toplevel
     import subprocess  # pylint: disable=import-outside-toplevel
-    from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.domain import (  # pylint: disable=import-outside-toplevel
+    from ansible_collections.virtkit.host.plugins.module_utils._bootstrap.domain import (  # pylint: disable=import-outside-toplevel
         DomainError,
         LxcDomain,
         differences,
@@ -141,7 +141,7 @@ def test_domain_xml_validates_and_compares_semantically(tmp_path):
 
 
 def test_facts_of_libvirts_own_lxc_examples():
-    from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.domain import (  # pylint: disable=import-outside-toplevel
+    from ansible_collections.virtkit.host.plugins.module_utils._bootstrap.domain import (  # pylint: disable=import-outside-toplevel
         facts_of,
     )
     from libvirt_reference import ROOT  # pylint: disable=import-outside-toplevel

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ansible_collections.virtkit.host.plugins.module_utils.bootstrap import rootdir
+from ansible_collections.virtkit.host.plugins.module_utils._bootstrap import rootdir
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_remove_tree_follows_no_link(tmp_path, made):
 SCRIPT = """
 import os, sys
 sys.path[:0] = %r
-from ansible_collections.virtkit.host.plugins.module_utils.bootstrap import rootdir
+from ansible_collections.virtkit.host.plugins.module_utils._bootstrap import rootdir
 root, base = sys.argv[1], sys.argv[2]
 print(rootdir.refusal(root, base, "demo"))
 try:

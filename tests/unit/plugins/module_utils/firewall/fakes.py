@@ -1,9 +1,9 @@
 """Recording stand-ins for processes and firewalld, for tests of the commands the engine issues."""
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import (
+from ansible_collections.virtkit.host.plugins.module_utils._errors import (
     FirewallUnavailableError,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.firewalld import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._firewalld import (
     FirewalldBackend,
 )
 

@@ -2,16 +2,16 @@
 
 import pytest
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.iptables import (
+from ansible_collections.virtkit.host.plugins.module_utils._errors import FirewallError
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._iptables import (
     IptablesBackend,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.nftables import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._nftables import (
     NftablesBackend,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.transaction import Firewall
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._transaction import Firewall
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.runner import DryRunRunner
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._runner import DryRunRunner
 
 from fakes import ALL_TOOLS, FakeRunner
 

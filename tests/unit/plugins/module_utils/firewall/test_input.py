@@ -4,21 +4,21 @@ import sys
 
 import pytest
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall import firewalld
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall import _firewalld as firewalld
+from ansible_collections.virtkit.host.plugins.module_utils._errors import (
     FirewallError,
     FirewallUnavailableError,
     MissingLibraryError,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.iptables import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._iptables import (
     IptablesBackend,
     restore_line,
     split_table,
     undo_args,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.nftables import echoed_handles
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.runner import ProcessRunner
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.transaction import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._nftables import echoed_handles
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._runner import ProcessRunner
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._transaction import (
     Firewall,
     resolve_backend,
 )
@@ -93,7 +93,7 @@ def test_unknown_backend():
 
 def test_auto_prefers_firewalld_then_nft_then_iptables(monkeypatch):
     monkeypatch.setattr(
-        "ansible_collections.virtkit.host.plugins.module_utils.firewall.transaction.firewalld_running",
+        "ansible_collections.virtkit.host.plugins.module_utils.firewall._transaction.firewalld_running",
         lambda address: False)
     assert resolve_backend("auto", FakeRunner()) == "nftables"
     assert resolve_backend("auto", FakeRunner(installed=("iptables",))) == "iptables"
@@ -101,7 +101,7 @@ def test_auto_prefers_firewalld_then_nft_then_iptables(monkeypatch):
     with pytest.raises(FirewallUnavailableError, match="no firewall found"):
         resolve_backend("auto", FakeRunner(installed=()))
     monkeypatch.setattr(
-        "ansible_collections.virtkit.host.plugins.module_utils.firewall.transaction.firewalld_running",
+        "ansible_collections.virtkit.host.plugins.module_utils.firewall._transaction.firewalld_running",
         lambda address: True)
     assert resolve_backend("auto", FakeRunner()) == "firewalld"
 

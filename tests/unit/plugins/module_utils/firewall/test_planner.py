@@ -1,4 +1,4 @@
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.planner import first_repeated
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._planner import first_repeated
 
 
 def test_first_repeated():

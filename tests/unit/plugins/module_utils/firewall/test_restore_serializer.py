@@ -9,12 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.virtkit.host.plugins.module_utils.firewall import _restore
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.iptables import (
+from ansible_collections.virtkit.host.plugins.module_utils._errors import FirewallError
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._iptables import (
     _BATCHABLE,
     restore_line,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.state import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._state import (
     canonical_iptables,
     parse_list_rules,
     parse_save,

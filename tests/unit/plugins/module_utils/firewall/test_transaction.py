@@ -3,14 +3,14 @@ direct (iptables) backend and on the firewalld backend, one call per rule and pi
 
 import pytest
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import (
+from ansible_collections.virtkit.host.plugins.module_utils._errors import (
     FirewallError,
     FirewallUnavailableError,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.iptables import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._iptables import (
     IptablesBackend,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.transaction import Firewall
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._transaction import Firewall
 
 from fakes import FakeFirewalldClient, FakeRunner, firewalld_backend
 

@@ -5,11 +5,11 @@ import os
 
 import pytest
 
-from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.definition import (
+from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.definition import (
     FilterSet,
     parse_filter,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.ebiptables import new_rules
+from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.ebiptables import new_rules
 
 from libvirt_reference import ROOT, read_commands
 

@@ -8,13 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.virtkit.host.plugins.module_utils._vocabulary import InvalidValue
-from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.binding import Binding
-from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.definition import (
+from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.binding import Binding
+from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.definition import (
     FilterSet,
     parse_filter,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.ebiptables import new_rules
-from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.parameters import kind
+from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.ebiptables import new_rules
+from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.parameters import kind
 
 MAC = "52:54:00:12:34:56"
 BUILTIN = "/usr/share/libvirt/nwfilter"

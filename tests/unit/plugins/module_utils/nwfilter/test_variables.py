@@ -2,12 +2,12 @@
 
 import pytest
 
-from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.definition import (
+from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.definition import (
     FilterDefinitionError,
     FilterSet,
     parse_filter,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.ebiptables import new_rules
+from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.ebiptables import new_rules
 
 A = ["1.1.1.1", "2.2.2.2", "3.3.3.3", "3.3.3.3"]
 B = ["80", "90", "80", "80"]

@@ -8,18 +8,18 @@ import shlex
 
 import pytest
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.iptables import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._iptables import (
     IptablesBackend,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.nftables import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._nftables import (
     NftablesBackend,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.runner import DryRunRunner
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.transaction import Firewall
-from ansible_collections.virtkit.host.plugins.module_utils.virt_network.definition import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._runner import DryRunRunner
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._transaction import Firewall
+from ansible_collections.virtkit.host.plugins.module_utils._virt_network.definition import (
     parse_network_xml,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.virt_network.rules import (
+from ansible_collections.virtkit.host.plugins.module_utils._virt_network.rules import (
     iptables_base,
     iptables_rules,
     nftables_base,

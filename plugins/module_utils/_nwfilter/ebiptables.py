@@ -11,8 +11,8 @@ I and O); iptables ``FJ-IF``, ``FP-IF``, ``HJ-IF`` (final: FI, FO, HI).
 
 import itertools
 
-from ansible_collections.virtkit.host.plugins.module_utils.nwfilter import values as V
-from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.definition import (
+from ansible_collections.virtkit.host.plugins.module_utils._nwfilter import values as V
+from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.definition import (
     EBTABLES_PROTOCOLS,
     IP6TABLES_PROTOCOLS,
     FilterDefinitionError,

@@ -4,7 +4,7 @@
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import (
+from ansible_collections.virtkit.host.plugins.module_utils._errors import (
     MissingLibraryError,
 )
 

@@ -2,11 +2,11 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What every backend does: run one rule, run a batch, and say how to undo what it ran."""
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import (
+from ansible_collections.virtkit.host.plugins.module_utils._errors import (
     FirewallError,
     FirewallUnavailableError,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.model import Command
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._model import Command
 
 
 class Backend(object):

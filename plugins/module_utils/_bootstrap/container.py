@@ -6,13 +6,13 @@ let root log in on the LXC console, set root's password, define (and start) the 
 import os
 
 from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
-from ansible_collections.virtkit.host.plugins.module_utils.bootstrap import rootdir, rootfs
-from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.domain import (
+from ansible_collections.virtkit.host.plugins.module_utils._bootstrap import rootdir, rootfs
+from ansible_collections.virtkit.host.plugins.module_utils._bootstrap.domain import (
     LxcDomain,
     differences,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.inroot import Root
-from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.populate import (
+from ansible_collections.virtkit.host.plugins.module_utils._bootstrap.inroot import Root
+from ansible_collections.virtkit.host.plugins.module_utils._bootstrap.populate import (
     FEDORA_PACKAGES,
     DebootstrapRoot,
     PopulateError,

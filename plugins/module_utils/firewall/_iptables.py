@@ -4,8 +4,8 @@
 ``*-restore --noflush`` batch path."""
 
 from ansible_collections.virtkit.host.plugins.module_utils.firewall import _restore
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.backend import Backend
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.model import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._backend import Backend
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._model import (
     LAYER_ETHERNET,
     LAYER_IPV4,
     LAYER_IPV6,

@@ -13,8 +13,8 @@ definitions get the same type checks; the error names where the value came from.
 import re
 
 from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
-from ansible_collections.virtkit.host.plugins.module_utils.nwfilter import values as V
-from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.definition import (
+from ansible_collections.virtkit.host.plugins.module_utils._nwfilter import values as V
+from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.definition import (
     IP6TABLES_PROTOCOLS,
     FilterDefinitionError,
     FilterRef,

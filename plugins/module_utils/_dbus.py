@@ -6,7 +6,7 @@ dbus-next's GLib API crashes on recent Pythons, so a private event loop drives t
 introspection is skipped (plain method calls), which is also what makes calls cheap.
 """
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import (
+from ansible_collections.virtkit.host.plugins.module_utils._errors import (
     FirewallUnavailableError,
     MissingLibraryError,
 )

@@ -5,7 +5,7 @@
 import os
 import subprocess
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import (
+from ansible_collections.virtkit.host.plugins.module_utils._errors import (
     FirewallUnavailableError,
 )
 

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 
 from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
-from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.inroot import (
+from ansible_collections.virtkit.host.plugins.module_utils._bootstrap.inroot import (
     Root,
     RootPathError,
 )

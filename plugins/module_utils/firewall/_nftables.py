@@ -4,9 +4,9 @@
 
 import re
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.backend import Backend
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.model import Rule
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._backend import Backend
+from ansible_collections.virtkit.host.plugins.module_utils._errors import FirewallError
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._model import Rule
 
 FAMILIES = frozenset(("ip", "ip6", "inet", "arp", "bridge", "netdev"))
 # Verbs that mean the same in a file as on the command line and print nothing.

@@ -7,27 +7,27 @@ chains where they are missing, the removal of what must go, and the insertion of
 the networks that must be added, with automatic rollback of the whole.
 """
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.firewalld import (
+from ansible_collections.virtkit.host.plugins.module_utils._errors import FirewallError
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._firewalld import (
     FirewalldClient,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.model import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._model import (
     LAYER_IPV4,
     LAYER_IPV6,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.planner import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._planner import (
     EnginePlanner,
     first_repeated,
     iptables_reinsert,
     nft_reinsert,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.state import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._state import (
     canonical_iptables,
     canonical_nft,
     parse_list_rules,
     parse_nft_table,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.virt_network.rules import (
+from ansible_collections.virtkit.host.plugins.module_utils._virt_network.rules import (
     IPTABLES_CHAINS,
     IPTABLES_TABLES,
     NFT_TABLE,

@@ -17,23 +17,23 @@ when one fails its rules are replayed one by one: the failing rule, the ignored 
 state left behind are exactly those of per-rule application.
 """
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.backend import Backend
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._backend import Backend
+from ansible_collections.virtkit.host.plugins.module_utils._errors import (
     FirewallError,
     FirewallUnavailableError,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.firewalld import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._firewalld import (
     FirewalldBackend,
     firewalld_running,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.iptables import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._iptables import (
     IptablesBackend,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.model import Group, Rule
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.nftables import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._model import Group, Rule
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._nftables import (
     NftablesBackend,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.runner import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._runner import (
     DryRunRunner,
     ProcessRunner,
 )

@@ -7,18 +7,18 @@ differs applied, with automatic rollback."""
 import shlex
 
 from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.model import LAYERS
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.nftables import (
+from ansible_collections.virtkit.host.plugins.module_utils._errors import FirewallError
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._model import LAYERS
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._nftables import (
     command_problem,
     split_words,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.planner import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._planner import (
     EnginePlanner,
     iptables_reinsert,
     nft_reinsert,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.state import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._state import (
     BUILTIN_CHAINS,
     canonical_iptables,
     canonical_nft,

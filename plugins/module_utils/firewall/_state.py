@@ -15,11 +15,11 @@ import os
 import re
 
 from ansible_collections.virtkit.host.plugins.module_utils.firewall import _restore
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import (
+from ansible_collections.virtkit.host.plugins.module_utils._errors import (
     FirewallError,
     FirewallUnavailableError,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.runner import ProcessRunner
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._runner import ProcessRunner
 
 CLONE_NEWNET = 0x40000000
 BUILTIN_CHAINS = frozenset(("INPUT", "OUTPUT", "FORWARD", "PREROUTING", "POSTROUTING",

@@ -11,7 +11,7 @@ import hmac
 import random
 import re
 
-from ansible_collections.virtkit.host.plugins.module_utils.bootstrap.inroot import Root
+from ansible_collections.virtkit.host.plugins.module_utils._bootstrap.inroot import Root
 
 _ITOA64 = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _SALT_CHARS = _ITOA64

@@ -13,22 +13,22 @@ issued only for what the state read shows to exist.
 
 from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
 from ansible_collections.virtkit.host.plugins.module_utils.firewall._restore import split_line
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.planner import (
+from ansible_collections.virtkit.host.plugins.module_utils._errors import FirewallError
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._planner import (
     EnginePlanner,
     first_repeated,
     iptables_reinsert,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.state import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._state import (
     parse_ebtables_list,
     parse_list_rules,
     run_isolated,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.definition import (
+from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.definition import (
     FilterDefinitionError,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.ebiptables import new_rules
-from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.parameters import (
+from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.ebiptables import new_rules
+from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.parameters import (
     check_uses,
     parameter_values,
 )

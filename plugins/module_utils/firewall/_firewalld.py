@@ -5,18 +5,18 @@ DBus connection (dbus-next), never through firewall-cmd."""
 
 import os
 
-from ansible_collections.virtkit.host.plugins.module_utils.dbus_client import SystemBus
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import (
+from ansible_collections.virtkit.host.plugins.module_utils._dbus import SystemBus
+from ansible_collections.virtkit.host.plugins.module_utils._errors import (
     FirewallError,
     FirewallUnavailableError,
     MissingLibraryError,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.iptables import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._iptables import (
     TOOLS,
     IptablesSyntaxBackend,
     undo_args,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.model import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._model import (
     LAYER_ETHERNET,
     LAYER_IPV4,
     LAYER_IPV6,

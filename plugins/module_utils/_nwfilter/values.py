@@ -7,7 +7,7 @@ import ipaddress
 import re
 import socket
 
-from ansible_collections.virtkit.host.plugins.module_utils.nwfilter.definition import (
+from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.definition import (
     FilterDefinitionError,
 )
 

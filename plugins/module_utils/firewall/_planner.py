@@ -11,11 +11,11 @@ import os
 import time
 
 from ansible_collections.virtkit.host.plugins.module_utils.firewall._restore import split_line
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import (
+from ansible_collections.virtkit.host.plugins.module_utils._errors import (
     FirewallUnavailableError,
 )
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.runner import ProcessRunner
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.transaction import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._runner import ProcessRunner
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._transaction import (
     Firewall,
     resolve_backend,
 )

@@ -7,7 +7,7 @@ Every per-network rule is an insert at the top of its chain, so the rules of dif
 are independent of one another; the order matters within a chain only.
 """
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.model import (
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._model import (
     LAYER_IPV4,
     LAYER_IPV6,
 )

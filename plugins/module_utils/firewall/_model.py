@@ -4,7 +4,7 @@
 
 import shlex
 
-from ansible_collections.virtkit.host.plugins.module_utils.firewall.errors import FirewallError
+from ansible_collections.virtkit.host.plugins.module_utils._errors import FirewallError
 
 LAYER_ETHERNET = "ethernet"
 LAYER_IPV4 = "ipv4"
