@@ -2,9 +2,12 @@
 there with the oldest and the newest supported ansible-core, against a managed host's own
 Python; execution-environment metadata; the missing-library message."""
 
+import json
 import os
+import shutil
 import subprocess
 import sys
+import tarfile
 
 import pytest
 
@@ -21,6 +24,11 @@ TARGETS = {
     "python 3.8": os.path.join(BUILD, "venv-py38", "bin", "python"),  # the oldest target Python
 }
 BARE = os.path.join(BUILD, "target-bare", "bin", "python")
+# Developer files galaxy.yml's build_ignore keeps out of the tarball (paths in the collection).
+DEVELOPER_ONLY = ("tests", "build", "hacking", "benchmarks", "Makefile", ".ci", ".pytest_cache",
+                  "requirements-dev.txt", "requirements-oldest.txt", "requirements-molecule.txt",
+                  "requirements-py38.txt", "requirements-docs.txt", "playbooks/inventory",
+                  "extensions/molecule")
 
 PLAYBOOK = """
 - hosts: all
@@ -87,13 +95,49 @@ def test_installed_tree(installed):
     for needed in ("MANIFEST.json", "FILES.json", "meta/runtime.yml", "LICENSE", "CHANGELOG.rst",
                    "plugins/modules/firewall.py", "plugins/modules/virt_network_firewall.py",
                    "plugins/module_utils/firewall/_transaction.py", "requirements.txt",
-                   "bindep.txt", "meta/execution-environment.yml"):
+                   "bindep.txt", "meta/execution-environment.yml", "README.md",
+                   "docs/docsite/extra-docs.yml", "docs/docsite/links.yml"):
         assert os.path.exists(os.path.join(top, needed)), needed
     assert os.path.exists(os.path.join(top, "playbooks", "site.yml"))
-    for left_out in ("tests", "build", "hacking", "benchmarks", "Makefile", "requirements-dev.txt",
-                     "requirements-oldest.txt", "requirements-molecule.txt", "requirements-py38.txt",
-                     "playbooks/inventory"):
+    for left_out in DEVELOPER_ONLY:
         assert not os.path.exists(os.path.join(top, left_out)), left_out
+    for dirpath, dirnames, _ in os.walk(top):
+        assert "molecule" not in dirnames, dirpath  # roles/*/molecule, extensions/molecule
+    with open(os.path.join(top, "MANIFEST.json")) as manifest:
+        info = json.load(manifest)["collection_info"]
+    for link in ("repository", "documentation", "homepage", "issues"):
+        assert (info[link] or "").startswith("https://"), link
+
+
+def test_build_ignore_keeps_developer_files_out(tmp_path):
+    """galaxy.yml's build_ignore, on a copy of the checkout holding every kind of developer file,
+    also those this checkout may not hold yet (Molecule scenarios at extensions/molecule and under
+    a role, caches): none of them is in the tarball; the docsite is."""
+    src = tmp_path / "src"
+    listed = subprocess.run(["git", "-C", checkout(), "ls-files", "-co", "--exclude-standard", "-z"],
+                            stdout=subprocess.PIPE, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        origin = os.path.join(checkout(), name)
+        if os.path.isfile(origin) and not name.startswith(("build/", "tests/")):
+            os.makedirs(str(src / os.path.dirname(name)), exist_ok=True)
+            shutil.copy2(origin, str(src / name))
+    planted = ["extensions/molecule/default/molecule.yml", "extensions/molecule/default/converge.yml",
+               "roles/polkit_acl/molecule/default/molecule.yml", ".pytest_cache/README.md",
+               "tests/unit/test_x.py", "hacking/x.sh", "benchmarks/x.py", "build/x",
+               "requirements-docs.txt", "playbooks/inventory/x.yml", ".ci/run"]
+    for name in planted:
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_text("planted\n")
+    out = tmp_path / "out"
+    run(tool("newest", "ansible-galaxy"), "collection", "build", "--output-path", str(out), str(src),
+        env=clean_env(str(tmp_path / "nothing")))
+    with tarfile.open(str(out / "virtkit-host-0.1.0.tar.gz")) as tarball:
+        names = [name.rstrip("/") for name in tarball.getnames()]
+    assert "docs/docsite/extra-docs.yml" in names and "plugins/modules/firewall.py" in names
+    for name in names:
+        assert "molecule" not in name.split("/"), name
+        for left_out in DEVELOPER_ONLY:
+            assert name != left_out and not name.startswith(left_out + "/"), name
 
 
 @pytest.mark.parametrize("target", sorted(TARGETS))
