@@ -6,21 +6,11 @@ set -euo pipefail
 venv=$(cd "$1" && pwd); shift
 top=$(cd "$(dirname "$0")/.." && pwd)
 dest=$top/build/sanity/ansible_collections/virtkit/host
+# shellcheck source=hacking/ansible-test-common.sh
+. "$top/hacking/ansible-test-common.sh"
 
-rm -rf "$dest" && mkdir -p "$dest"
-(cd "$top" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -x -C "$dest"
-# ansible-test lists files with git when it finds a repository: give the copy its own.
-git -C "$dest" init -q && git -C "$dest" add -A
-
-# ansible-test bootstraps pip in its venvs with a script from a host this machine cannot reach;
-# hand it a stand-in that installs pip from PyPI instead (see get_pip_offline.py).
-pip_version=$("$venv/bin/python" - <<'PY'
-import re, ansible_test._internal.python_requirements as r
-print(re.search(r"pip='([0-9.]+)'", open(r.__file__).read()).group(1))
-PY
-)
-mkdir -p ~/.ansible/test/cache
-cp "$top/hacking/get_pip_offline.py" ~/.ansible/test/cache/"get_pip_${pip_version//./_}.py"
+copy_collection "$top" "$dest"
+install_pip_standin "$venv" "$top"
 
 cd "$dest"
 exec "$venv/bin/ansible-test" sanity --color no --requirements "$@"

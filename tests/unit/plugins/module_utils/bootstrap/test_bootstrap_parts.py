@@ -11,6 +11,7 @@ from ansible_collections.virtkit.host.plugins.module_utils._bootstrap.osinfo imp
     OsinfoDb,
     OsinfoError,
 )
+from ansible_collections.virtkit.host.tests.unit.utils.libvirt_reference import LXC
 
 FEDORA = """<libosinfo version="0.0.1"><os id="http://fedoraproject.org/fedora/19">
 <short-id>fedora19</short-id><name>Fedora 19</name><name xml:lang="de">Fedora 19 (de)</name>
@@ -144,8 +145,7 @@ def test_facts_of_libvirts_own_lxc_examples():
     from ansible_collections.virtkit.host.plugins.module_utils._bootstrap.domain import (  # pylint: disable=import-outside-toplevel
         facts_of,
     )
-    from libvirt_reference import ROOT  # pylint: disable=import-outside-toplevel
-    with open(os.path.join(ROOT, "lxc", "lxc-idmap.xml")) as handle:
+    with open(os.path.join(LXC, "lxc-idmap.xml")) as handle:
         facts = facts_of(handle.read())
     assert facts["name"] == "jessie" and facts["root"] == "/mach/jessie"
     assert facts["memory_kib"] == 1048576 and facts["idmap"] == (100000, 100000, 100000)

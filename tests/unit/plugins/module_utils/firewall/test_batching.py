@@ -13,7 +13,10 @@ from ansible_collections.virtkit.host.plugins.module_utils.firewall._transaction
 
 from ansible_collections.virtkit.host.plugins.module_utils.firewall._runner import DryRunRunner
 
-from fakes import ALL_TOOLS, FakeRunner
+from ansible_collections.virtkit.host.tests.unit.utils.firewall_fakes import (
+    ALL_TOOLS,
+    FakeRunner,
+)
 
 
 def fail_on(needle):

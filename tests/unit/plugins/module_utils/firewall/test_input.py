@@ -23,7 +23,9 @@ from ansible_collections.virtkit.host.plugins.module_utils.firewall._transaction
     resolve_backend,
 )
 
-from fakes import FakeRunner
+from ansible_collections.virtkit.host.tests.unit.utils.firewall_fakes import (
+    FakeRunner,
+)
 
 
 def new_firewall(runner=None):

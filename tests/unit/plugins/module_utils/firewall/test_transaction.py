@@ -12,7 +12,11 @@ from ansible_collections.virtkit.host.plugins.module_utils.firewall._iptables im
 )
 from ansible_collections.virtkit.host.plugins.module_utils.firewall._transaction import Firewall
 
-from fakes import FakeFirewalldClient, FakeRunner, firewalld_backend
+from ansible_collections.virtkit.host.tests.unit.utils.firewall_fakes import (
+    FakeFirewalldClient,
+    FakeRunner,
+    firewalld_backend,
+)
 
 IPV4, IPV6, ETH = "ipv4", "ipv6", "ethernet"
 TOOL = {IPV4: "iptables", IPV6: "ip6tables", ETH: "ebtables"}

@@ -1,5 +1,5 @@
 """Rules for libvirt's own nwfilter test cases must be libvirt's expected commands
-(shared/reference/libvirt/nwfilter), with the set-up blocks its test strips stripped the same way."""
+(tests/unit/data/libvirt/nwfilter), with the set-up blocks its test strips stripped the same way."""
 
 import os
 
@@ -11,9 +11,11 @@ from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.definition 
 )
 from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.ebiptables import new_rules
 
-from libvirt_reference import ROOT, read_commands
+from ansible_collections.virtkit.host.tests.unit.utils.libvirt_reference import (
+    NWFILTER,
+    read_commands,
+)
 
-NWFILTER = os.path.join(ROOT, "nwfilter")
 # The variables libvirt's test sets.
 VARIABLES = {"IPSETNAME": ["tck_test"],
              "A": ["1.1.1.1", "2.2.2.2", "3.3.3.3", "3.3.3.3"],

@@ -1,5 +1,5 @@
 """The rules for libvirt's own test networks must be libvirt's expected commands, to the letter
-and in order (../shared/reference/libvirt/networkxml2firewall), and stay so when bridge names,
+and in order (tests/unit/data/libvirt/networkxml2firewall), and stay so when bridge names,
 subnets, prefixes and port ranges change."""
 
 import os
@@ -26,7 +26,10 @@ from ansible_collections.virtkit.host.plugins.module_utils._virt_network.rules i
     nftables_rules,
 )
 
-from libvirt_reference import NETWORKS, read_commands
+from ansible_collections.virtkit.host.tests.unit.utils.libvirt_reference import (
+    NETWORKS,
+    read_commands,
+)
 
 
 REFERENCE = NETWORKS
