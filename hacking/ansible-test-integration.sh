@@ -12,6 +12,9 @@
 # are missing fails under CI=true; otherwise it is reported as SKIPPED, loudly, and the run
 # exits 1 after the others.
 #
+# No --requirements: the targets run with VENV's Python and its libraries (libvirt-python,
+# dbus-next), and nothing is fetched from inside the namespaces (they have no network).
+#
 # Usage: hacking/ansible-test-integration.sh VENV [TARGET...] [-- ansible-test options...]
 set -euo pipefail
 venv=$(cd "$1" && pwd); shift
@@ -29,14 +32,14 @@ if [ "$(id -u)" != 0 ]; then
 fi
 command -v unshare >/dev/null || { echo "ansible-test-integration: unshare is missing" >&2; exit 1; }
 
-rm -rf "$dest" && mkdir -p "$dest"
-(cd "$top" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -x -C "$dest"
-# ansible-test lists files with git when it finds a repository: give the copy its own.
+# shellcheck source=hacking/ansible-test-common.sh
+. "$top/hacking/ansible-test-common.sh"
+copy_collection "$top" "$dest"
 # The namespace this script runs in, for the targets' guard (setup_private_netns): each target
 # must run in another one.
 printf 'virtkit_outer_netns: "%s"\n' "$(readlink /proc/self/ns/net)" \
     >"$dest/tests/integration/integration_config.yml"
-git -C "$dest" init -q && git -C "$dest" add -A
+git -C "$dest" add tests/integration/integration_config.yml
 
 if [ ${#targets[@]} -eq 0 ]; then
     for dir in "$dest"/tests/integration/targets/*/; do
