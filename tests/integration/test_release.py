@@ -103,7 +103,7 @@ def test_installed_tree(installed):
         assert not os.path.exists(os.path.join(top, left_out)), left_out
     for dirpath, dirnames, _ in os.walk(top):
         assert "molecule" not in dirnames, dirpath  # roles/*/molecule, extensions/molecule
-    with open(os.path.join(top, "MANIFEST.json")) as manifest:
+    with open(os.path.join(top, "MANIFEST.json"), encoding="utf-8") as manifest:
         info = json.load(manifest)["collection_info"]
     for link in ("repository", "documentation", "homepage", "issues"):
         assert (info[link] or "").startswith("https://"), link
