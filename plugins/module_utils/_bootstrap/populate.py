@@ -6,7 +6,6 @@
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 
 from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
@@ -14,6 +13,10 @@ from ansible_collections.virtkit.host.plugins.module_utils._bootstrap.inroot imp
     Root,
     RootPathError,
 )
+from ansible_collections.virtkit.host.plugins.module_utils._errors import (
+    FirewallUnavailableError,
+)
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._runner import ProcessRunner
 
 # The article's package set for a Fedora container.
 FEDORA_PACKAGES = ("systemd", "passwd", "yum", "fedora-release", "vim-minimal",
@@ -52,13 +55,14 @@ def _check(pattern, value, field, what):
     return value
 
 
-def _run(argv, env=None, step="populate"):
+def _run(runner, argv, step="populate"):
+    """``(status, output)`` of a tool run by the engine's ProcessRunner (the sbin directories
+    searched, C locale), its stderr in its output."""
     try:
-        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              universal_newlines=True, env=env, check=False)
-    except OSError as exc:
+        status, out, _err = runner.run(argv, merge_output=True)
+    except (FirewallUnavailableError, OSError) as exc:  # not installed; not runnable
         raise PopulateError(step, "cannot run %s: %s" % (argv[0], exc))
-    return proc.returncode, proc.stdout
+    return status, out
 
 
 class RpmRoot(object):
@@ -84,7 +88,7 @@ class RpmRoot(object):
         self._home = tempfile.mkdtemp(prefix="virtkit-rpm-")
         with open(os.path.join(self._home, ".rpmmacros"), "w") as handle:
             handle.write("%_dbpath /var/lib/rpm\n")
-        self.env = dict(os.environ, HOME=self._home, LC_ALL="C")
+        self.runner = ProcessRunner(env=dict(os.environ, HOME=self._home))
 
     def close(self):
         shutil.rmtree(self._home, ignore_errors=True)
@@ -98,8 +102,8 @@ class RpmRoot(object):
         with Root(self.root) as root:
             if not root.is_dir("/var/lib/rpm"):
                 return list(packages)
-        _code, out = _run(["rpm", "--root", self.root, "-q", "--whatprovides"] + list(packages),
-                          self.env, "query")
+        _code, out = _run(self.runner, ["rpm", "--root", self.root, "-q", "--whatprovides"]
+                          + list(packages), "query")
         gone = set()
         for line in out.splitlines():
             match = re.match(r"^no package provides (\S+)$", line.strip()) or re.match(
@@ -121,7 +125,7 @@ class RpmRoot(object):
         return argv + ["install"] + list(packages)
 
     def install(self, packages):
-        code, out = _run(self.argv(packages), self.env)
+        code, out = _run(self.runner, self.argv(packages))
         if code != 0:
             raise PopulateError("populate", "%s failed (exit status %d)" % (self.installer, code), out)
         return out
@@ -171,7 +175,7 @@ class DebootstrapRoot(object):
         return argv + [self.suite, self.root, self.mirror]
 
     def install(self, _packages):
-        code, out = _run(self.argv(), dict(os.environ, LC_ALL="C"))
+        code, out = _run(ProcessRunner(), self.argv())
         if code != 0:
             raise PopulateError("populate", "debootstrap failed (exit status %d)" % code, out)
         return out

@@ -1,6 +1,7 @@
 # Copyright: (c) 2026, virtkit.host contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Running firewall tools as processes: argv lists only, never a shell."""
+"""Running tools as processes: argv lists only, never a shell. The firewall engine's and the
+container bootstrapper's one runner."""
 
 import os
 import subprocess
@@ -52,7 +53,9 @@ class ProcessRunner(object):
         self._paths[tool] = found
         return found
 
-    def run(self, argv, stdin_text=None):
+    def run(self, argv, stdin_text=None, merge_output=False):
+        """``merge_output``: stderr goes with stdout, in the order the tool wrote them (the
+        returned stderr is then empty)."""
         path = self.which(argv[0])
         if path is None:
             raise FirewallUnavailableError("%s: command not found (%s)"
@@ -60,10 +63,10 @@ class ProcessRunner(object):
         proc = subprocess.Popen(
             [path] + list(argv[1:]),
             stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT if merge_output else subprocess.PIPE,
             env=self._env, close_fds=True, universal_newlines=True)
         out, err = proc.communicate(stdin_text)
-        return proc.returncode, out, err
+        return proc.returncode, out, err or ""
 
     def probe(self, argv):
         """Run a read-only command even in dry-run mode; a missing tool gives status 127."""
