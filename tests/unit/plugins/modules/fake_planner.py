@@ -9,7 +9,7 @@ from ansible_collections.virtkit.host.plugins.module_utils.firewall import Comma
 
 
 class FakePlanner(object):
-    """``planned`` is what plan() returns; ``commands`` (argv lists) what apply() returns,
+    """``planned`` is what plan() returns (or makes, when callable, from what it is given); ``commands`` (argv lists) what apply() returns,
     recorded in ``ran`` unless the planner was made for check mode; ``queries`` the read-only
     commands plan() reports. ``error`` is raised at ``fail_at`` ("init", "plan" or "apply");
     at "apply" it carries the first command as what ran."""
@@ -69,7 +69,7 @@ class FakePlanner(object):
                 for line in fake.trace_lines:
                     planner.trace(line)
             fake._maybe_fail("plan")  # pylint: disable=protected-access
-            return fake.planned
+            return fake.planned(*wanted) if callable(fake.planned) else fake.planned
 
         def apply(planner, planned):
             assert fake.held, "apply() outside the host lock"
