@@ -19,7 +19,7 @@ APT_PACKAGES := iptables nftables ebtables iproute2 dbus firewalld python3-firew
 export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
-.PHONY: all deps compat lint test unit integration sanity molecule demo engine-demo bench clean
+.PHONY: all deps compat lint docs-lint fragments test unit integration sanity molecule demo engine-demo bench clean
 
 all: test
 
@@ -43,6 +43,12 @@ $(BUILD)/venv-oldest/stamp: requirements-oldest.txt
 $(BUILD)/venv-molecule/stamp: requirements-molecule.txt
 	@[ -x $(BUILD)/venv-molecule/bin/python ] || $(PYTHON) -m venv $(BUILD)/venv-molecule
 	$(BUILD)/venv-molecule/bin/pip install -q --disable-pip-version-check -r requirements-molecule.txt
+	@touch $@
+
+# antsibull-docs, for the docsite lint.
+$(BUILD)/venv-docs/stamp: requirements-docs.txt
+	@[ -x $(BUILD)/venv-docs/bin/python ] || $(PYTHON) -m venv $(BUILD)/venv-docs
+	$(BUILD)/venv-docs/bin/pip install -q --disable-pip-version-check -r requirements-docs.txt
 	@touch $@
 
 # The oldest target Python (3.8): Debian 12 has none; this machine kind's pyenv does.
@@ -78,7 +84,8 @@ $(COLLECTION_LINK):
 	ln -sfn $(CURDIR) $@
 
 deps: $(BUILD)/apt.stamp $(VENV)/stamp $(BUILD)/venv-oldest/stamp $(BUILD)/target-bare/stamp \
-	$(BUILD)/venv-molecule/stamp $(BUILD)/venv-py38/stamp $(POLKIT_ACTIONS) $(COLLECTION_LINK)
+	$(BUILD)/venv-molecule/stamp $(BUILD)/venv-py38/stamp $(BUILD)/venv-docs/stamp $(POLKIT_ACTIONS) \
+	$(COLLECTION_LINK)
 
 unit: deps
 	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)
@@ -105,7 +112,17 @@ compat: deps
 	    -p no:cacheprovider tests/unit; \
 	else echo "unit tests on Python 3.8 skipped: no Python 3.8 interpreter"; fi
 
-test: deps compat lint
+# The docsite (docs/docsite) and every plugin's documentation, as antsibull-docs reads them.
+docs-lint: $(BUILD)/venv-docs/stamp $(COLLECTION_LINK)
+	cd $(COLLECTION_LINK) && PATH=$(CURDIR)/$(BUILD)/venv-docs/bin:$$PATH \
+	  $(CURDIR)/$(BUILD)/venv-docs/bin/antsibull-docs lint-collection-docs --plugin-docs \
+	  --check-extra-docs-refs .
+
+# A change to plugins/, roles/, playbooks/ or meta/ since the last release carries a fragment.
+fragments:
+	hacking/check-fragments.sh
+
+test: deps compat lint docs-lint fragments
 	$(VENV)/bin/pytest -q tests/unit tests/integration $(PYTEST_ARGS)
 	hacking/sanity.sh $(VENV) --python 3.11
 
