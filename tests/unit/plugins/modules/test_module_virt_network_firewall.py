@@ -123,7 +123,7 @@ def test_bad_arguments_are_refused_naming_the_field(planner, network, words):
     (dict(NET, ips=[{"address": "10.0.0.300", "prefix": 24}]), "networks[0].ips[0]"),
     (dict(NET, nat_ports={"start": 2000, "end": 1000}), "NAT port range 2000-1000"),
     (dict(NET, bridge="vir br9"), "bridge"),
-    # (says "network XML", not which of the networks: see the report)
+    # (the message says "network XML", not which of the networks)
     ({"xml": "<network><name>x</name></net"}, "XML"),
 ])
 def test_bad_definitions_are_refused_before_the_host_is_read(planner, network, text):
