@@ -43,9 +43,9 @@ def planned_networks(networks):
 
 @pytest.fixture
 def planner(monkeypatch):
-    return FakePlanner(planned=planned_networks, commands=ADD, queries=[
-        ["iptables", "-w", "--table", "filter", "--list-rules"]]).install(monkeypatch,
-                                                                           NetworkFirewall)
+    fake = FakePlanner(planned=planned_networks, commands=ADD,
+                       queries=[["iptables", "-w", "--table", "filter", "--list-rules"]])
+    return fake.install(monkeypatch, NetworkFirewall)
 
 
 def test_a_network_from_options_is_planned_applied_and_reported(planner):
