@@ -97,3 +97,70 @@ def test_site_playbook_converges_and_reruns_clean(netns, tmp_path):  # pylint: d
     for options in ((), ("--check", "--diff")):
         code, changed, out = run_playbook(tmp_path, play, variables, *options)
         assert code == 0 and changed == 0, out
+
+
+POLKIT_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  roles:
+    - role: virtkit.host.polkit_acl
+"""
+
+
+def _polkit_variables(tmp_path):
+    rules = tmp_path / "rules.d"
+    rules.mkdir()
+    config = tmp_path / "libvirtd.conf"
+    config.write_text("# libvirtd.conf\n")
+    return {"ansible_connection": "local",
+            "polkit_acl_rules": [{"user": "nobody", "actions": ["domain.getattr"]}],
+            "polkit_acl_rules_file": str(rules / "50-virtkit.rules"),
+            "polkit_acl_daemon_config": str(config), "polkit_acl_restart_daemon": False}
+
+
+def _fake_facts(tmp_path, monkeypatch, facts):
+    """The host's facts as a fact cache holds them: the play gathers none and sees these."""
+    cache = tmp_path / "facts"
+    cache.mkdir()
+    # ansible-core 2.19's jsonfile cache: key s1_HOST, the facts serialized in a payload.
+    (cache / "s1_localhost").write_text(json.dumps({"__payload__": json.dumps(facts)}))
+    monkeypatch.setenv("ANSIBLE_CACHE_PLUGIN", "jsonfile")
+    monkeypatch.setenv("ANSIBLE_CACHE_PLUGIN_CONNECTION", str(cache))
+    monkeypatch.setenv("ANSIBLE_CACHE_PLUGIN_TIMEOUT", "0")
+
+
+FEDORA = {"ansible_os_family": "RedHat", "ansible_distribution": "Fedora",
+          "ansible_distribution_major_version": "40", "ansible_pkg_mgr": "dnf"}
+
+
+def test_polkit_acl_on_fedora_never_calls_apt(tmp_path, monkeypatch):
+    """Only the Debian family is supported: on a Fedora host (facts faked) the role stops
+    before apt and before writing anything, saying what to do; with the checker installed
+    another way it converges (check mode renders every task for that host)."""
+    from harness import run_playbook  # pylint: disable=import-outside-toplevel
+    _fake_facts(tmp_path, monkeypatch, FEDORA)
+    variables = _polkit_variables(tmp_path)
+    code, _changed, out = run_playbook(tmp_path, POLKIT_PLAY, variables, "--check")
+    assert code != 0, out
+    assert ("installs its rules syntax checker on the Debian family only, not on RedHat: install "
+            "the checker yourself and set polkit_acl_install_validator to false") in out
+    assert "polkit_acl : Install the rules syntax checker]" not in out
+    assert re.search(r"polkit_acl : Find the OS family[^\n]*\nskipping", out), out  # facts known
+    assert os.listdir(str(tmp_path / "rules.d")) == []
+    code, changed, out = run_playbook(tmp_path, POLKIT_PLAY,
+                                      dict(variables, polkit_acl_install_validator=False),
+                                      "--check", "--diff")
+    assert code == 0 and changed == 2, out
+    assert "apt" not in out.lower().replace("adapt", "")
+
+
+def test_polkit_acl_gathers_the_os_family_when_the_play_did_not(tmp_path, monkeypatch):
+    """No facts at all (site.yml gathers none): the role gathers the minimal set and, on this
+    Debian machine, reaches apt (check mode: node-acorn is installed, nothing to do)."""
+    from harness import run_playbook  # pylint: disable=import-outside-toplevel
+    monkeypatch.delenv("ANSIBLE_CACHE_PLUGIN", raising=False)
+    code, changed, out = run_playbook(tmp_path, POLKIT_PLAY, _polkit_variables(tmp_path),
+                                      "--check", "-v")
+    assert code == 0 and changed == 2, out
+    assert re.search(r"TASK \[virtkit\.host\.polkit_acl : Find the OS family[^\n]*\n(ok|changed): \[localhost\]", out), out
+    assert re.search(r"TASK \[virtkit\.host\.polkit_acl : Install the rules syntax checker\] \*+\nok: \[localhost\]", out), out
