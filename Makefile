@@ -92,6 +92,7 @@ unit: deps
 
 integration: deps
 	$(VENV)/bin/pytest -q tests/integration $(PYTEST_ARGS)
+	hacking/ansible-test-integration.sh $(VENV)
 
 sanity: deps
 	hacking/sanity.sh $(VENV) --python 3.11
@@ -124,6 +125,7 @@ fragments:
 
 test: deps compat lint docs-lint fragments
 	$(VENV)/bin/pytest -q tests/unit tests/integration $(PYTEST_ARGS)
+	hacking/ansible-test-integration.sh $(VENV)
 	hacking/sanity.sh $(VENV) --python 3.11
 
 # site.yml on a local fleet of libvirt hosts (podman containers): check mode, apply, apply again.
