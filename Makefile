@@ -19,7 +19,7 @@ APT_PACKAGES := iptables nftables ebtables iproute2 dbus firewalld python3-firew
 export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
-.PHONY: all deps compat lint docs-lint fragments test unit integration sanity molecule demo engine-demo bench clean
+.PHONY: all deps compat lint docs-lint fragments test unit units-ansible-test integration sanity molecule demo engine-demo bench clean
 
 all: test
 
@@ -89,6 +89,12 @@ deps: $(BUILD)/apt.stamp $(VENV)/stamp $(BUILD)/venv-oldest/stamp $(BUILD)/targe
 
 unit: deps
 	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)
+	hacking/ansible-test-units.sh $(VENV) --python 3.11
+
+# ansible-test units on both Pythons (3.8: a managed host's oldest).
+units-ansible-test: deps
+	PYTHON38=$(PYTHON38) hacking/ansible-test-units.sh $(VENV) --python 3.11
+	@if [ -n "$(PYTHON38)" ]; then PYTHON38=$(PYTHON38) hacking/ansible-test-units.sh $(VENV) --python 3.8; fi
 
 integration: deps
 	$(VENV)/bin/pytest -q tests/integration $(PYTEST_ARGS)
@@ -125,6 +131,7 @@ fragments:
 
 test: deps compat lint docs-lint fragments
 	$(VENV)/bin/pytest -q tests/unit tests/integration $(PYTEST_ARGS)
+	hacking/ansible-test-units.sh $(VENV) --python 3.11
 	hacking/ansible-test-integration.sh $(VENV)
 	hacking/sanity.sh $(VENV) --python 3.11
 
