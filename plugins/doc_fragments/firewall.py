@@ -4,8 +4,14 @@
 
 class ModuleDocFragment(object):
 
-    # Options every module on the firewall engine takes.
+    # Options every module on the firewall engine takes, and its action group.
     DOCUMENTATION = r"""
+attributes:
+  action_group:
+    description: Use C(group/virtkit.host.engine) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - virtkit.host.engine
 options:
   backend:
     description:
@@ -34,6 +40,16 @@ notes:
     reading the state to applying the change (a run waits up to 300 seconds).
   - Names (chains, tables, interfaces) and rule words are checked strictly where they enter;
     see the collection's docs/security.md.
+  - The modules on the engine (M(virtkit.host.firewall), M(virtkit.host.virt_network_firewall),
+    M(virtkit.host.nwfilter_binding)) form the action group C(virtkit.host.engine), so a play
+    sets O(backend) or O(batch) once, in C(module_defaults) under C(group/virtkit.host.engine)
+    (for example O(backend=nftables)). M(virtkit.host.nwfilter_binding) takes no V(nftables)
+    (its rules are libvirt's ebiptables ones); with that default, give its tasks their own
+    O(backend).
+seealso:
+  - name: module_defaults and action groups
+    description: Setting an option once for the modules of a group.
+    link: https://docs.ansible.com/ansible/latest/playbook_guide/playbooks_module_defaults.html
 requirements:
   - The firewall tools of the chosen backend on the managed host (C(iptables), C(ip6tables),
     C(ebtables), C(nft)); the Python library C(dbus-next) for firewalld.

@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness import Firewalld, ruleset, run, run_module
+from harness import Firewalld, ruleset, run, run_module, run_playbook
 
 RULES = {
     "chains": [{"name": "MON"}, {"layer": "ipv6", "table": "mangle", "name": "MARKS"}],
@@ -151,3 +151,49 @@ def test_nft_failure_undoes_tables_chains_and_rules(netns):  # pylint: disable=u
          "position": 9}]})
     assert result["failed"] and "tcp dport 2 accept" in result["msg"]
     assert ruleset() == before
+
+
+GROUP_DEFAULTS_PLAY = """
+- name: The group's default reaches every module of the group
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  module_defaults:
+    group/virtkit.host.engine:
+      backend: nftables
+  tasks:
+    - name: firewall (auto would take iptables)
+      virtkit.host.firewall:
+        chains:
+          - {family: inet, table: host, name: input, spec: "{ type filter hook input priority 0; policy accept; }"}
+        rules:
+          - {family: inet, table: host, chain: input, rule: tcp dport 22 accept}
+      register: fw
+    - name: nwfilter_binding takes no nftables
+      virtkit.host.nwfilter_binding:
+        bindings: [{interface: vnet0, state: absent}]
+      register: nw
+      ignore_errors: true
+    - name: A block's group default wins over the play's
+      module_defaults:
+        group/virtkit.host.engine:
+          backend: iptables
+      block:
+        - name: virt_network_firewall (auto would take nftables)
+          virtkit.host.virt_network_firewall:
+            networks: [{name: lab, bridge: virbr9}]
+          check_mode: true
+          register: net
+    - name: The backends
+      ansible.builtin.assert:
+        that:
+          - fw.backend == 'nftables' and fw is changed
+          - nw is failed and 'backend' in nw.msg and 'nftables' in nw.msg
+          - net.backend == 'iptables'
+"""
+
+
+def test_module_defaults_group_sets_the_backend(netns, tmp_path):  # pylint: disable=unused-argument
+    code, _changed, out = run_playbook(tmp_path, GROUP_DEFAULTS_PLAY, {})
+    assert code == 0, out
+    assert "tcp dport 22 accept" in run("nft", "list", "chain", "inet", "host", "input")
