@@ -1,10 +1,14 @@
 # Copyright: (c) 2026, virtkit.host contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the firewall modules share on the Ansible side: tracing, results and failures."""
+"""What the modules share on the Ansible side: tracing, results, the failure path, and the
+skeleton of the modules on the firewall engine (run_engine_module)."""
+
+from contextlib import contextmanager
 
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.virtkit.host.plugins.module_utils._errors import (
+    FirewallError,
     MissingLibraryError,
 )
 
@@ -34,8 +38,9 @@ def command_list(commands):
 
 
 def fail(module, exc, trace=None, **result):
-    """Fail the task for a FirewallError (or a bad definition) without a traceback, keeping
-    what ran so the operator sees how far it got."""
+    """Fail the task without a traceback: Ansible's standard message for a missing library,
+    otherwise the error's own message (which names the field or the rule), keeping what ran so
+    the operator sees how far it got."""
     if isinstance(exc, MissingLibraryError):
         module.fail_json(msg=missing_required_lib(exc.library), exception=str(exc), **result)
     ran = getattr(exc, "commands", None)
@@ -51,3 +56,82 @@ def fail(module, exc, trace=None, **result):
         message += "; the rollback could not undo: %s" % "; ".join(
             " ".join(rule.args) for rule in undo_failed)
     module.fail_json(msg=message, **result)
+
+
+@contextmanager
+def failing_on(module, errors, result, trace=None):
+    """Within the block, the ``errors`` (besides MissingLibraryError) fail the task through
+    fail(), with ``result`` as it is at that moment."""
+    caught = (MissingLibraryError,) + tuple(errors)
+    try:
+        yield
+    except caught as exc:  # pylint: disable=catching-non-exception
+        fail(module, exc, trace, **result)
+
+
+def require_library(module, present, library, user, result):
+    """Fail with Ansible's standard message for ``library`` unless ``present`` (its import
+    worked); ``user`` names what needs it."""
+    if not present:
+        fail(module, MissingLibraryError(library, user), **result)
+
+
+class EngineTask(object):
+    """What one module on the firewall engine adds to run_engine_module: its planner, what to
+    plan, and how to report it. ``errors`` are refused like FirewallError (bad definitions,
+    whose messages name the field)."""
+
+    errors = ()
+    result = {}  # result keys of the module's own, with their value before anything ran
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+
+    def planner(self, trace):
+        """The planner (firewall/_planner.py's interface: backend, locked(), queries), after
+        checking the input that does not depend on it."""
+        raise NotImplementedError
+
+    def wanted(self, planner):  # pylint: disable=unused-argument
+        """The input that depends on the planner (its syntax), checked before the lock."""
+        return None
+
+    def plan(self, planner, wanted):
+        """What to apply, read from the host (under the planner's lock)."""
+        return planner.plan(wanted)
+
+    def apply(self, planner, planned):
+        """Apply the plan (under the lock); returns the commands run."""
+        return planner.apply(planned)
+
+    def report(self, planner, planned, result):
+        """Add the module's own keys to the result (``changed`` is set from the commands)."""
+
+    def diff(self, planned):
+        """What --diff shows: ``(header, before, after)`` per changed thing, texts of lines."""
+        return []
+
+
+def run_engine_module(module, task):
+    """The skeleton of the modules on the firewall engine: trace, planner, input, lock, plan,
+    queries, apply, result, diff, exit; any failure through fail()."""
+    trace = Trace(module)
+    result = dict(changed=False, commands=[], queries=[], **task.result)
+    with failing_on(module, (FirewallError,) + tuple(task.errors), result, trace):
+        planner = task.planner(trace.callback)
+        result["backend"] = planner.backend
+        wanted = task.wanted(planner)
+        with planner.locked():
+            planned = task.plan(planner, wanted)
+            result["queries"] = command_list(planner.queries)
+            commands = task.apply(planner, planned)
+    result["commands"] = command_list(commands)
+    result["changed"] = bool(commands)
+    task.report(planner, planned, result)
+    if module._diff:  # pylint: disable=protected-access
+        result["diff"] = [dict(before_header=header, after_header=header, before=before,
+                               after=after) for header, before, after in task.diff(planned)]
+    if trace.lines:
+        result["trace"] = trace.lines
+    module.exit_json(**result)

@@ -104,6 +104,9 @@ options:
       - V(auto) uses firewalld when it runs, else the iptables tools (C(iptables-nft) writes to
         nftables); the rules are then in iptables syntax.
       - V(nftables) takes rules in nft syntax, and missing tables and chains are created.
+seealso:
+  - module: virtkit.host.virt_network_firewall
+  - module: virtkit.host.nwfilter_binding
 author:
   - virtkit.host contributors (@virtkit)
 """
@@ -141,6 +144,19 @@ EXAMPLES = r"""
       - {family: inet, table: host, chain: input, rule: tcp dport 22 accept}
       - {family: inet, table: host, chain: input, rule: iif lo accept, position: 1}
 
+- name: One backend for every firewall task of a play
+  hosts: hypervisors
+  module_defaults:
+    group/virtkit.host.engine:
+      backend: nftables
+  tasks:
+    - name: SSH in, in nft syntax
+      virtkit.host.firewall:
+        chains:
+          - {family: inet, table: host, name: input, spec: "{ type filter hook input priority 0; policy accept; }"}
+        rules:
+          - {family: inet, table: host, chain: input, rule: tcp dport 22 accept}
+
 - name: Remove a chain and a rule
   virtkit.host.firewall:
     state: absent
@@ -155,17 +171,30 @@ RETURN = r"""
 commands:
   description:
     - Every command that changed the firewall (in check mode, that would have), in order.
-      C(argv) is the command without its path; C(input) is the batch given to a
-      C(*-restore) tool; C(via) is C(firewalld) for DBus calls.
   returned: always
   type: list
   elements: dict
   sample: [{argv: [iptables, -w, -t, filter, -A, INPUT, -p, tcp, --dport, "22", -j, ACCEPT]}]
+  contains:
+    argv:
+      description: The command without the tool's path, or the DBus call with its arguments.
+      returned: always
+      type: list
+      elements: str
+    input:
+      description: The batch given on standard input (C(*-restore) or C(nft -f)).
+      returned: for a batch
+      type: str
+    via:
+      description: V(firewalld) for a call over DBus.
+      returned: when the command went through firewalld
+      type: str
 queries:
-  description: The read-only commands that read the state (one per table).
+  description: The read-only commands that read the state (one per table), shaped as RV(commands).
   returned: always
   type: list
   elements: dict
+  sample: [{argv: [iptables, -w, --table, filter, --list-rules]}]
 backend:
   description: The backend used (V(iptables), V(nftables) or V(firewalld)).
   returned: always
@@ -184,15 +213,43 @@ from ansible_collections.virtkit.host.plugins.module_utils.firewall._declarative
     DeclaredRule,
     RuleSet,
 )
-from ansible_collections.virtkit.host.plugins.module_utils._errors import FirewallError
 from ansible_collections.virtkit.host.plugins.module_utils._module_support import (
-    Trace,
-    command_list,
+    EngineTask,
     engine_options,
-    fail,
+    run_engine_module,
 )
 
 FAMILIES = ["ip", "ip6", "inet", "arp", "bridge", "netdev"]
+
+
+class Rules(EngineTask):
+    def planner(self, trace):
+        return RuleSet(self.params["backend"], check_mode=self.module.check_mode,
+                       batch=self.params["batch"], trace=trace)
+
+    def wanted(self, planner):
+        params = self.params
+        rules = [DeclaredRule(rule["layer"], rule["table"], rule["chain"], rule["rule"],
+                              rule["position"], rule["state"] or params["state"],
+                              where="rules[%d]" % index, syntax=planner.syntax,
+                              family=rule["family"])
+                 for index, rule in enumerate(params["rules"])]
+        chains = [DeclaredChain(chain["layer"], chain["table"], chain["name"],
+                                chain["state"] or params["state"], where="chains[%d]" % index,
+                                syntax=planner.syntax, family=chain["family"], spec=chain["spec"])
+                  for index, chain in enumerate(params["chains"])]
+        return chains, rules
+
+    def plan(self, planner, wanted):
+        return planner.plan(*wanted)  # (changes, touched chains' listings)
+
+    def apply(self, planner, planned):
+        return planner.apply(planned[0])
+
+    def diff(self, planned):
+        return [("%s %s %s" % key, "".join(line + "\n" for line in before),
+                 "" if after is None else "".join(line + "\n" for line in after))
+                for key, (before, after) in sorted(planned[1].items())]
 
 
 def main():
@@ -219,40 +276,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    params = module.params
-    trace = Trace(module)
-    result = dict(changed=False, commands=[], queries=[])
-    try:
-        ruleset = RuleSet(params["backend"], check_mode=module.check_mode, batch=params["batch"],
-                          trace=trace.callback)
-        result["backend"] = ruleset.backend
-        rules = []
-        for index, rule in enumerate(params["rules"]):
-            rules.append(DeclaredRule(rule["layer"], rule["table"], rule["chain"], rule["rule"],
-                                      rule["position"], rule["state"] or params["state"],
-                                      where="rules[%d]" % index, syntax=ruleset.syntax,
-                                      family=rule["family"]))
-        chains = [DeclaredChain(chain["layer"], chain["table"], chain["name"],
-                                chain["state"] or params["state"], where="chains[%d]" % index,
-                                syntax=ruleset.syntax, family=chain["family"], spec=chain["spec"])
-                  for index, chain in enumerate(params["chains"])]
-        with ruleset.locked():
-            changes, touched = ruleset.plan(chains, rules)
-            result["queries"] = command_list(ruleset.queries)
-            commands = ruleset.apply(changes)
-    except FirewallError as exc:
-        fail(module, exc, trace, **result)
-    result["commands"] = command_list(commands)
-    result["changed"] = bool(commands)
-    if module._diff:  # pylint: disable=protected-access
-        result["diff"] = [dict(
-            before_header="%s %s %s" % key, after_header="%s %s %s" % key,
-            before="".join(line + "\n" for line in before),
-            after="" if after is None else "".join(line + "\n" for line in after))
-            for key, (before, after) in sorted(touched.items())]
-    if trace.lines:
-        result["trace"] = trace.lines
-    module.exit_json(**result)
+    run_engine_module(module, Rules(module))
 
 
 if __name__ == "__main__":

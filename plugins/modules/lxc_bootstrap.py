@@ -25,6 +25,7 @@ description:
   - Files inside the root (C(/etc/securetty), C(/etc/shadow)) are reached as the container sees
     them (symbolic links resolved inside the root, never outside it; openat2 RESOLVE_IN_ROOT)
     and replaced atomically, mode and owner kept.
+  - The P(virtkit.host.lxc_guest#role) role runs this module for a list of containers per host.
 options:
   name:
     description:
@@ -55,11 +56,19 @@ options:
     elements: str
   repos:
     description:
-      - Repositories for dnf/yum, each C(name) and C(baseurl) (mirrors, air-gapped fleets).
-        Default, the osinfo install tree.
+      - Repositories for dnf/yum (mirrors, air-gapped fleets). Default, the osinfo install tree.
     type: list
     elements: dict
     default: []
+    suboptions:
+      name:
+        description: The repository's name (letters, digits, C(_.-), not starting with C(.) or C(-)).
+        type: str
+        required: true
+      baseurl:
+        description: Its URL (C(http), C(https), C(ftp) or C(file); no space or comma).
+        type: str
+        required: true
   releasever:
     description: dnf/yum's C(--releasever); default, the osinfo version.
     type: str
@@ -110,8 +119,21 @@ options:
     type: str
     default: /sbin/init
   idmap:
-    description: User namespace mapping of the container's root (C(uid_target), C(gid_target), C(count)).
+    description: User namespace mapping of the container's root (user and group 0 and up).
     type: dict
+    suboptions:
+      uid_target:
+        description: The host uid the container's uid 0 maps to (0 to 4294967295).
+        type: int
+        required: true
+      gid_target:
+        description: The host gid the container's gid 0 maps to (0 to 4294967295).
+        type: int
+        required: true
+      count:
+        description: How many ids are mapped (1 or more).
+        type: int
+        required: true
   uri:
     description: libvirt connection URI.
     type: str
@@ -132,6 +154,13 @@ options:
     default: false
 requirements:
   - The Python library C(libvirt-python); C(osinfo-db); C(dnf) or C(yum) with C(rpm), or C(debootstrap).
+seealso:
+  - name: The lxc_guest role
+    description: The role P(virtkit.host.lxc_guest#role) runs this module for a list of containers per host.
+    link: https://github.com/virtkit/virtkit.host/blob/main/docs/docsite/rst/guide_role_lxc_guest.rst
+  - name: libvirt's LXC driver
+    description: The containers this module defines, their idmap and console.
+    link: https://libvirt.org/drvlxc.html
 extends_documentation_fragment:
   - virtkit.host.attributes
 author:
@@ -174,13 +203,40 @@ os:
   description: What the osinfo database says of O(osid).
   returned: when osid is given
   type: dict
+  sample: {short_id: fedora36, name: Fedora Linux 36, distro: fedora, version: "36", codename: null, installer: dnf}
+  contains:
+    short_id:
+      description: The osinfo short id.
+      returned: always
+      type: str
+    name:
+      description: The OS's name.
+      returned: always
+      type: str
+    distro:
+      description: The distribution.
+      returned: always
+      type: str
+    version:
+      description: Its version (dnf's default C(--releasever)).
+      returned: always
+      type: str
+    codename:
+      description: Its codename (debootstrap's default suite), null when it has none.
+      returned: always
+      type: str
+    installer:
+      description: What populates the root.
+      returned: always
+      type: str
+      choices: [dnf, yum, debootstrap]
 uuid:
   description: The domain's UUID.
   returned: when the domain exists
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
 from ansible_collections.virtkit.host.plugins.module_utils._bootstrap.container import (
@@ -198,6 +254,10 @@ from ansible_collections.virtkit.host.plugins.module_utils._bootstrap.populate i
 )
 from ansible_collections.virtkit.host.plugins.module_utils._bootstrap.rootdir import RootDirError
 from ansible_collections.virtkit.host.plugins.module_utils._bootstrap.rootfs import ShadowError
+from ansible_collections.virtkit.host.plugins.module_utils._module_support import (
+    failing_on,
+    require_library,
+)
 
 try:
     import libvirt
@@ -213,7 +273,10 @@ def main():
             root_base=dict(type="path", default="/var/lib/libvirt/filesystems"),
             osid=dict(type="str"),
             packages=dict(type="list", elements="str"),
-            repos=dict(type="list", elements="dict", default=[]),
+            repos=dict(type="list", elements="dict", default=[], options=dict(
+                name=dict(type="str", required=True),
+                baseurl=dict(type="str", required=True),
+            )),
             releasever=dict(type="str"),
             installer=dict(type="str", choices=["dnf", "yum"]),
             nogpgcheck=dict(type="bool", default=False),
@@ -227,7 +290,11 @@ def main():
             vcpus=dict(type="int", default=1),
             network=dict(type="str"),
             init=dict(type="str", default="/sbin/init"),
-            idmap=dict(type="dict"),
+            idmap=dict(type="dict", options=dict(
+                uid_target=dict(type="int", required=True),
+                gid_target=dict(type="int", required=True),
+                count=dict(type="int", required=True),
+            )),
             uri=dict(type="str", default="lxc:///system"),
             state=dict(type="str", default="running", choices=["defined", "running", "absent"]),
             remove_root=dict(type="bool", default=False),
@@ -236,14 +303,11 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    if libvirt is None:
-        module.fail_json(msg=missing_required_lib("libvirt-python"))
     result = dict(changed=False, changes=[])
-    try:
+    require_library(module, libvirt is not None, "libvirt-python", "lxc_bootstrap", result)
+    with failing_on(module, (OsinfoError, PopulateError, DomainError, vocabulary.InvalidValue,
+                             RootPathError, RootDirError, ShadowError, OSError), result):
         check_params(params)
-    except vocabulary.InvalidValue as exc:
-        module.fail_json(msg=str(exc), **result)
-    try:
         os_info = None
         if params["state"] != "absent" and params["osid"]:
             os_info = OsinfoDb().lookup(params["osid"])
@@ -259,9 +323,6 @@ def main():
                 container.populate()
             container.login()
             result["uuid"] = container.domain()
-    except (OsinfoError, PopulateError, DomainError, vocabulary.InvalidValue, RootPathError,
-            RootDirError, ShadowError, OSError) as exc:
-        module.fail_json(msg=str(exc), **result)
     result["changes"] = container.changes
     result["changed"] = bool(container.changes)
     if module._diff:  # pylint: disable=protected-access

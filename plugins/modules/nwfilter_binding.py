@@ -81,6 +81,15 @@ notes:
   - Where libvirt's output is odd it is reproduced, because the rules must be libvirt's; see
     docs/modules/nwfilter_binding.md (for example the built-in qemu-announce-self filter's
     ethertype 0x835, or C(reject) becoming C(DROP) in ebtables).
+seealso:
+  - module: virtkit.host.virt_network_firewall
+  - module: virtkit.host.firewall
+  - name: "Guest NIC filters: libvirt's nwfilter rules, checked"
+    description: The collection's guide to this module.
+    link: https://github.com/virtkit/virtkit.host/blob/main/docs/docsite/rst/guide_nwfilter.rst
+  - name: libvirt network filters
+    description: The nwfilter XML format and libvirt's built-in filters.
+    link: https://libvirt.org/formatnwfilter.html
 author:
   - virtkit.host contributors (@virtkit)
 """
@@ -119,13 +128,25 @@ RETURN = r"""
 commands:
   description:
     - Every command that changed the firewall (in check mode, that would have), in order.
-      C(argv) is the command without its path; C(input) is the batch given to a C(*-restore)
-      tool; C(via) is C(firewalld) for DBus calls.
   returned: always
   type: list
   elements: dict
+  contains:
+    argv:
+      description: The command without the tool's path, or the DBus call with its arguments.
+      returned: always
+      type: list
+      elements: str
+    input:
+      description: The batch given on standard input (C(*-restore) or C(nft -f)).
+      returned: for a batch
+      type: str
+    via:
+      description: V(firewalld) for a call over DBus.
+      returned: when the command went through firewalld
+      type: str
 queries:
-  description: The read-only commands that read the state (one per table).
+  description: The read-only commands that read the state (one per table), shaped as RV(commands).
   returned: always
   type: list
   elements: dict
@@ -135,6 +156,20 @@ bindings:
   type: list
   elements: dict
   sample: [{interface: vnet0, filter: clean-traffic, action: added}]
+  contains:
+    interface:
+      description: The guest's host-side interface.
+      returned: always
+      type: str
+    filter:
+      description: The filter bound (null when unbound).
+      returned: always
+      type: str
+    action:
+      description: What was done (in check mode, would be done).
+      returned: always
+      type: str
+      choices: [unchanged, added, replaced, removed]
 backend:
   description: The backend used (V(iptables) or V(firewalld)).
   returned: always
@@ -151,12 +186,10 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
-from ansible_collections.virtkit.host.plugins.module_utils._errors import FirewallError
 from ansible_collections.virtkit.host.plugins.module_utils._module_support import (
-    Trace,
-    command_list,
+    EngineTask,
     engine_options,
-    fail,
+    run_engine_module,
 )
 from ansible_collections.virtkit.host.plugins.module_utils._nwfilter.binding import (
     Binding,
@@ -178,6 +211,37 @@ def view_text(view):
     return "".join(line + "\n" for line in lines)
 
 
+class Bindings(EngineTask):
+    errors = (FilterDefinitionError, vocabulary.InvalidValue)
+    result = dict(bindings=[])
+
+    def planner(self, trace):
+        params = self.params
+        filters = FilterSet()
+        for directory in params["filter_dirs"]:
+            if os.path.isdir(directory):
+                filters.load_directory(directory)
+        for index, text in enumerate(params["filters"]):
+            filters.add(parse_filter(text, "filters[%d]" % index))
+        self.bindings = [Binding(entry["interface"], entry["mac"], entry["filter"],
+                                 entry["parameters"], entry["state"] or params["state"],
+                                 where="bindings[%d]" % index)
+                         for index, entry in enumerate(params["bindings"])]
+        return NwfilterBindings(filters, params["backend"], check_mode=self.module.check_mode,
+                                batch=params["batch"], trace=trace)
+
+    def wanted(self, planner):
+        return self.bindings
+
+    def report(self, planner, planned, result):
+        result["bindings"] = [dict(interface=item.binding.interface, filter=item.binding.filter,
+                                   action=item.action) for item in planned]
+
+    def diff(self, planned):
+        return [(item.binding.interface, view_text(item.current), view_text(item.final))
+                for item in planned if item.action != "unchanged"]
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -195,41 +259,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    params = module.params
-    trace = Trace(module)
-    result = dict(changed=False, commands=[], queries=[], bindings=[])
-    try:
-        filters = FilterSet()
-        for directory in params["filter_dirs"]:
-            if os.path.isdir(directory):
-                filters.load_directory(directory)
-        for index, text in enumerate(params["filters"]):
-            filters.add(parse_filter(text, "filters[%d]" % index))
-        bindings = [Binding(entry["interface"], entry["mac"], entry["filter"],
-                            entry["parameters"], entry["state"] or params["state"],
-                            where="bindings[%d]" % index)
-                    for index, entry in enumerate(params["bindings"])]
-        manager = NwfilterBindings(filters, params["backend"], check_mode=module.check_mode,
-                                   batch=params["batch"], trace=trace.callback)
-        result["backend"] = manager.backend
-        with manager.locked():
-            planned = manager.plan(bindings)
-            result["queries"] = command_list(manager.queries)
-            commands = manager.apply(planned)
-    except (FirewallError, FilterDefinitionError, vocabulary.InvalidValue) as exc:
-        fail(module, exc, trace, **result)
-    result["commands"] = command_list(commands)
-    result["changed"] = bool(commands)
-    result["bindings"] = [dict(interface=item.binding.interface, filter=item.binding.filter,
-                               action=item.action) for item in planned]
-    if module._diff:  # pylint: disable=protected-access
-        result["diff"] = [dict(before_header=item.binding.interface,
-                               after_header=item.binding.interface,
-                               before=view_text(item.current), after=view_text(item.final))
-                          for item in planned if item.action != "unchanged"]
-    if trace.lines:
-        result["trace"] = trace.lines
-    module.exit_json(**result)
+    run_engine_module(module, Bindings(module))
 
 
 if __name__ == "__main__":

@@ -41,6 +41,13 @@ attributes:
     support: none  # it reads only: nothing to diff
 requirements:
   - polkitd on the system bus; the Python library C(dbus-next).
+seealso:
+  - name: The polkit_acl role
+    description: The role P(virtkit.host.polkit_acl#role) installs the access control this module checks.
+    link: https://github.com/virtkit/virtkit.host/blob/main/docs/docsite/rst/guide_role_polkit_acl.rst
+  - name: libvirt's polkit access control
+    description: The actions (C(org.libvirt.api.*)) and details libvirt asks polkit about.
+    link: https://libvirt.org/aclpolkit.html
 author:
   - virtkit.host contributors (@virtkit)
 """
@@ -77,13 +84,11 @@ action_id:
   sample: org.libvirt.api.domain.getattr
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtkit.host.plugins.module_utils._dbus import SystemBus
-from ansible_collections.virtkit.host.plugins.module_utils._errors import (
-    FirewallUnavailableError,
-    MissingLibraryError,
-)
+from ansible_collections.virtkit.host.plugins.module_utils._errors import FirewallUnavailableError
+from ansible_collections.virtkit.host.plugins.module_utils._module_support import failing_on
 from ansible_collections.virtkit.host.plugins.module_utils._polkit import (
     PolkitError,
     ProcessAs,
@@ -108,7 +113,7 @@ def main():
     params = module.params
     action_id = libvirt_action(params["action"])
     result = dict(changed=False, action_id=action_id)
-    try:
+    with failing_on(module, (FirewallUnavailableError, PolkitError), result):
         bus = SystemBus(user="polkit_check")
         try:
             if params["user"]:
@@ -120,10 +125,6 @@ def main():
                                                             params["details"])
         finally:
             bus.close()
-    except MissingLibraryError as exc:
-        module.fail_json(msg=missing_required_lib(exc.library), exception=str(exc), **result)
-    except (FirewallUnavailableError, PolkitError) as exc:
-        module.fail_json(msg=str(exc), **result)
     result.update(authorized=authorized, challenge=challenge)
     if params["expect"] is not None and params["expect"] != authorized:
         module.fail_json(msg="%s for %s with details %s: polkit says %s, expected %s"

@@ -106,6 +106,18 @@ options:
     type: str
     choices: [present, absent]
     default: present
+seealso:
+  - module: virtkit.host.firewall
+  - module: virtkit.host.nwfilter_binding
+  - name: Firewalls of libvirt virtual networks
+    description: The collection's guide, with the playbook that applies C(virt_networks) from the inventory.
+    link: https://github.com/virtkit/virtkit.host/blob/main/docs/docsite/rst/guide_virt_networks.rst
+  - name: libvirt's firewall and network filtering
+    description: The rules libvirt's network driver makes, which this module reproduces.
+    link: https://libvirt.org/firewall.html
+  - name: libvirt network XML format
+    description: What O(networks[].xml) takes.
+    link: https://libvirt.org/formatnetwork.html
 author:
   - virtkit.host contributors (@virtkit)
 """
@@ -145,15 +157,27 @@ RETURN = r"""
 commands:
   description:
     - Every command that changed the firewall (in check mode, that would have), in order.
-      C(argv) is the command without its path; C(input) is the batch given to
-      C(iptables-restore) or C(nft -f); C(via) is C(firewalld) for DBus calls.
   returned: always
   type: list
   elements: dict
   sample: [{argv: [iptables, -w, --table, filter, --insert, LIBVIRT_INP, --in-interface, virbr0,
                    --protocol, tcp, --destination-port, "67", --jump, ACCEPT]}]
+  contains:
+    argv:
+      description: The command without the tool's path, or the DBus call with its arguments.
+      returned: always
+      type: list
+      elements: str
+    input:
+      description: The batch given on standard input (C(iptables-restore) or C(nft -f)).
+      returned: for a batch
+      type: str
+    via:
+      description: V(firewalld) for a call over DBus.
+      returned: when the command went through firewalld
+      type: str
 queries:
-  description: The read-only commands that read the firewall's state (one per table).
+  description: The read-only commands that read the firewall's state (one per table), shaped as RV(commands).
   returned: always
   type: list
   elements: dict
@@ -163,6 +187,28 @@ networks:
   type: list
   elements: dict
   sample: [{name: default, bridge: virbr0, action: added, rules: 19, present_before: 0}]
+  contains:
+    name:
+      description: The network's name.
+      returned: always
+      type: str
+    bridge:
+      description: Its bridge device.
+      returned: always
+      type: str
+    action:
+      description: What was done (in check mode, would be done).
+      returned: always
+      type: str
+      choices: [unchanged, added, reinstalled, removed]
+    rules:
+      description: How many rules libvirt makes for the network.
+      returned: always
+      type: int
+    present_before:
+      description: How many of them were in force before the task.
+      returned: always
+      type: int
 backend:
   description: The backend the rules went through (V(iptables) or V(nftables)).
   returned: always
@@ -172,6 +218,20 @@ zones:
   returned: when firewalld runs
   type: list
   elements: dict
+  sample: [{bridge: virbr0, before: null, after: libvirt}]
+  contains:
+    bridge:
+      description: The bridge device.
+      returned: always
+      type: str
+    before:
+      description: Its zone before the task (null when it had none).
+      returned: always
+      type: str
+    after:
+      description: Its zone after the task (null when taken out).
+      returned: always
+      type: str
 trace:
   description: The engine's trace, one line per command and per ignored error.
   returned: with -vvv
@@ -181,12 +241,10 @@ trace:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.virtkit.host.plugins.module_utils._errors import FirewallError
 from ansible_collections.virtkit.host.plugins.module_utils._module_support import (
-    Trace,
-    command_list,
+    EngineTask,
     engine_options,
-    fail,
+    run_engine_module,
 )
 from ansible_collections.virtkit.host.plugins.module_utils._virt_network.definition import (
     NetworkDefinition,
@@ -198,23 +256,16 @@ from ansible_collections.virtkit.host.plugins.module_utils._virt_network.firewal
     NetworkFirewall,
 )
 
+# The options that describe a network instead of its XML (the argument spec keeps them apart).
 DEFINITION_OPTIONS = ("name", "bridge", "forward_dev", "ips", "nat_ports", "zone")
 
 
 def definition_from(spec, index):
-    where = "networks[%d]" % index
-    if spec.get("xml"):
-        given = [key for key in DEFINITION_OPTIONS if spec.get(key)]
-        if given:
-            raise NetworkDefinitionError("%s: xml is given, so %s must not be"
-                                         % (where, ", ".join(given)))
+    if spec["xml"] is not None:
         return parse_network_xml(spec["xml"])
-    for key in ("name", "bridge"):
-        if not spec.get(key):
-            raise NetworkDefinitionError("%s: %s is required when xml is not given" % (where, key))
     ips = [ip_definition(ip["address"], prefix=ip.get("prefix"), netmask=ip.get("netmask"),
                          has_dhcp=ip["dhcp"], tftp=ip["tftp"],
-                         where="%s.ips[%d]" % (where, number))
+                         where="networks[%d].ips[%d]" % (index, number))
            for number, ip in enumerate(spec["ips"])]
     ports = spec.get("nat_ports")
     return NetworkDefinition(spec["name"], spec["bridge"], spec["forward_mode"],
@@ -226,6 +277,39 @@ def definition_from(spec, index):
 def rules_text(network, present):
     return "".join("%s %s: %s\n" % (layer, "/".join(chain), text)
                    for ((layer, *chain), text), keep in zip(network.keys, present) if keep)
+
+
+class Networks(EngineTask):
+    errors = (NetworkDefinitionError,)
+    result = dict(networks=[])
+
+    def planner(self, trace):
+        self.networks = [(definition_from(spec, index), spec["state"] or self.params["state"])
+                         for index, spec in enumerate(self.params["networks"])]
+        return NetworkFirewall(self.params["backend"], check_mode=self.module.check_mode,
+                               batch=self.params["batch"], trace=trace)
+
+    def wanted(self, planner):
+        return self.networks
+
+    def apply(self, planner, planned):
+        commands = planner.apply(planned)
+        self.zones = planner.sync_zones(planned)
+        return commands
+
+    def report(self, planner, planned, result):
+        if planner.uses_firewalld:
+            result["zones"] = [dict(bridge=bridge, before=before, after=after)
+                               for bridge, before, after in self.zones]
+        result["networks"] = [dict(
+            name=network.name, bridge=network.definition.bridge, action=network.action,
+            rules=len(network.rules), present_before=sum(network.present)) for network in planned]
+        result["changed"] = bool(result["commands"] or self.zones)
+
+    def diff(self, planned):
+        return [("%s (%s)" % (n.name, n.definition.bridge), rules_text(n, n.present),
+                 rules_text(n, [n.state == "present"] * len(n.rules)))
+                for n in planned if n.action != "unchanged"]
 
 
 def main():
@@ -253,46 +337,13 @@ def main():
                 ipv6=dict(type="bool", default=False),
                 zone=dict(type="str"),
                 state=dict(type="str", choices=["present", "absent"]),
-            )),
+            ), mutually_exclusive=[("xml", option) for option in DEFINITION_OPTIONS],
+                required_one_of=[("xml", "name"), ("xml", "bridge")]),
             **engine_options()
         ),
         supports_check_mode=True,
     )
-    trace = Trace(module)
-    result = dict(changed=False, commands=[], queries=[], networks=[])
-    try:
-        wanted = [(definition_from(spec, index), spec["state"] or module.params["state"])
-                  for index, spec in enumerate(module.params["networks"])]
-        firewall = NetworkFirewall(module.params["backend"], check_mode=module.check_mode,
-                                   batch=module.params["batch"], trace=trace.callback)
-        result["backend"] = firewall.backend
-        with firewall.locked():
-            planned = firewall.plan(wanted)
-            result["queries"] = command_list(firewall.queries)
-            commands = firewall.apply(planned)
-            zones = firewall.sync_zones(planned)
-    except (FirewallError, NetworkDefinitionError) as exc:
-        fail(module, exc, trace, **result)
-
-    result["commands"] = command_list(commands)
-    if firewall.uses_firewalld:
-        result["zones"] = [dict(bridge=bridge, before=before, after=after)
-                           for bridge, before, after in zones]
-    for network in planned:
-        result["networks"].append(dict(
-            name=network.name, bridge=network.definition.bridge, action=network.action,
-            rules=len(network.rules), present_before=sum(network.present)))
-    result["changed"] = bool(commands or zones)
-    if module._diff:  # pylint: disable=protected-access
-        changed = [n for n in planned if n.action != "unchanged"]
-        result["diff"] = [dict(
-            before_header="%s (%s)" % (n.name, n.definition.bridge),
-            after_header="%s (%s)" % (n.name, n.definition.bridge),
-            before=rules_text(n, n.present),
-            after=rules_text(n, [n.state == "present"] * len(n.rules))) for n in changed]
-    if trace.lines:
-        result["trace"] = trace.lines
-    module.exit_json(**result)
+    run_engine_module(module, Networks(module))
 
 
 if __name__ == "__main__":

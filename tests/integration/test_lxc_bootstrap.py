@@ -213,9 +213,13 @@ def test_dot_names_never_reach_the_default_base(libvirtd, name):
     ({"root_base": "/"}, "root_base: '/' is the root directory"),
     ({"root_password_hash": "x:0:0::\nevil::", "root_password": None},
      "root_password_hash: '(not shown)' is not a crypt hash"),
-    ({"idmap": {"uid_target": "x", "gid_target": 1, "count": 1}}, "idmap.uid_target: 'x' is not"),
+    ({"idmap": {"uid_target": "x", "gid_target": 1, "count": 1}},
+     "argument 'uid_target' is of type str found in 'idmap'"),
+    ({"idmap": {"uid_target": -1, "gid_target": 1, "count": 1}}, "idmap.uid_target: -1 is not"),
+    ({"idmap": {"uid_target": 1, "gid_target": 1}}, "missing required arguments: count found in idmap"),
     ({"packages": ["--nogpgcheck"]}, "packages: '--nogpgcheck' is not a package name"),
     ({"repos": [{"name": "r", "baseurl": "-x"}]}, "repos.baseurl: '-x' is not a URL"),
+    ({"repos": [{"name": "r"}]}, "missing required arguments: baseurl found in repos"),
     ({"network": "../x"}, "network: '../x' is not a name"),
 ])
 def test_bad_paths_and_values_fail_clearly(tmp_path, repository, libvirtd, change, message):

@@ -144,7 +144,9 @@ def test_failure_rolls_everything_back(netns):  # pylint: disable=unused-argumen
      "networks[0].ips[0]: ip address '10.0.0.300' is not an IP address"),
     ({"name": "x", "bridge": "br9", "forward_mode": "nat",
       "nat_ports": {"start": 2000, "end": 1000}}, "NAT port range 2000-1000"),
-    ({"bridge": "br9"}, "networks[0]: name is required when xml is not given"),
+    ({"bridge": "br9"}, "one of the following is required: xml, name found in networks"),
+    ({"name": "x"}, "one of the following is required: xml, bridge found in networks"),
+    ({"xml": "<network/>", "name": "x"}, "parameters are mutually exclusive: xml|name found in networks"),
 ])
 def test_bad_input_is_named_and_nothing_changes(netns, network, message):  # pylint: disable=unused-argument
     before = ruleset()
