@@ -101,7 +101,7 @@ def test_installed_tree(installed):
     assert os.path.exists(os.path.join(top, "playbooks", "site.yml"))
     for left_out in DEVELOPER_ONLY:
         assert not os.path.exists(os.path.join(top, left_out)), left_out
-    for dirpath, dirnames, _ in os.walk(top):
+    for dirpath, dirnames, _files in os.walk(top):
         assert "molecule" not in dirnames, dirpath  # roles/*/molecule, extensions/molecule
     with open(os.path.join(top, "MANIFEST.json"), encoding="utf-8") as manifest:
         info = json.load(manifest)["collection_info"]
