@@ -13,7 +13,7 @@ def sections(host, script):
     """The script's output split at its '== NAME' lines: {NAME: text}."""
     found = {}
     for part in host.check_output(script).split("== ")[1:]:
-        name, _, text = part.partition("\n")
+        name, _newline, text = part.partition("\n")
         found[name.strip()] = text
     return found
 
