@@ -103,9 +103,9 @@ integration: deps
 sanity: deps
 	hacking/sanity.sh $(VENV) --python 3.11
 
-# ansible-lint's production profile over the roles and playbooks.
+# ansible-lint's production profile over the roles, the playbooks and the Molecule scenarios.
 lint: deps
-	HOME=$(CURDIR)/$(BUILD)/lint-home $(BUILD)/venv-molecule/bin/ansible-lint --profile production --offline roles playbooks
+	HOME=$(CURDIR)/$(BUILD)/lint-home $(BUILD)/venv-molecule/bin/ansible-lint --profile production --offline roles playbooks extensions/molecule
 
 molecule: deps
 	$(VENV)/bin/pytest -q tests/integration/test_molecule.py $(PYTEST_ARGS)
