@@ -202,3 +202,57 @@ def bmp_text(value, field, max_length=4096, allow_empty=False):
         raise InvalidValue(field, value, "contains U+%04X, outside the Basic Multilingual Plane "
                                          "(or a lone surrogate)" % ord(found.group()))
     return value
+
+
+_PORT_RANGE = re.compile(r"\A([0-9]{1,5})(?:-([0-9]{1,5}))?\Z")
+
+
+def port_range(value, field):
+    """A port (1-65535) or a range ``LOW-HIGH`` with LOW <= HIGH, as an int or a string;
+    returned as a string."""
+    text_value = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    found = _PORT_RANGE.match(text_value) if isinstance(text_value, str) else None
+    numbers = [int(part) for part in found.groups() if part is not None] if found else []
+    if not numbers or not all(1 <= number <= 65535 for number in numbers) \
+            or numbers[0] > numbers[-1]:
+        raise InvalidValue(field, value, "is not a port or a port range (1-65535, LOW-HIGH)")
+    return text_value
+
+
+_PORT_PROTOCOLS = ("tcp", "udp", "sctp", "dccp")
+
+
+def port_protocol(value, field):
+    """A port or port range with its protocol: ``22/tcp``, ``49152-49215/udp`` (tcp, udp,
+    sctp, dccp)."""
+    if not isinstance(value, str) or value.count("/") != 1:
+        raise InvalidValue(field, value, "is not PORT/PROTOCOL (22/tcp, 1000-2000/udp)")
+    number, protocol = value.split("/")
+    port_range(number, field)
+    one_of(protocol, field, _PORT_PROTOCOLS)
+    return value
+
+
+# firewalld's names of zones, policies, services, ICMP types and protocols: letters, digits and
+# "_+.-" (firewalld's own ADDITIONAL_ALNUM_CHARS are "_-/+" for some; "/" never here).
+firewalld_name = _matching(r"\A[A-Za-z0-9_][A-Za-z0-9_+.-]{0,63}\Z",
+                           "a firewalld name (1-64 of A-Z a-z 0-9 _ + . -, not starting with "
+                           "+ . -)")
+
+
+def firewalld_source(value, field):
+    """A firewalld zone source: an IPv4/IPv6 address or network, a MAC address, or
+    ``ipset:NAME``."""
+    if isinstance(value, str) and value.startswith("ipset:"):
+        firewalld_name(value[len("ipset:"):], field)
+        return value
+    if isinstance(value, str) and _MAC.match(value):
+        return value
+    try:
+        if not isinstance(value, str):
+            raise TypeError(value)
+        ipaddress.ip_network(value, strict=False)
+    except (TypeError, ValueError):
+        raise InvalidValue(field, value, "is not an address, a network, a MAC address or "
+                                         "ipset:NAME")
+    return value
