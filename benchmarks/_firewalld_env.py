@@ -108,13 +108,16 @@ class PrivateBus(object):
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
+FIREWALLD_START = 'mount -t tmpfs tmpfs /run && exec "$@"'
+
+
 class Firewalld(object):
     """firewalld in the current network namespace (refuses the root one), on ``bus``.
     ``directory`` is its system configuration (/etc/firewalld's stand-in: permanent changes land
     in its zones/)."""
 
     def __init__(self, bus, backend="nftables"):
-        require("firewalld", "firewall-cmd", "/usr/bin/python3")
+        require("firewalld", "firewall-cmd", "/usr/bin/python3", "unshare")
         if os.stat("/proc/thread-self/ns/net").st_ino == START_NETNS:
             raise EnvironmentError_("refusing to start firewalld in the namespace this benchmark "
                                     "started in: enter a NetworkNamespace first")
@@ -123,8 +126,12 @@ class Firewalld(object):
             handle.write("FirewallBackend=%s\nDefaultZone=public\nCleanupOnExit=yes\n" % backend)
         self.log = open(os.path.join(self.directory, "firewalld.log"), "w+")
         self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus.address)
+        # firewalld hard-codes /run/firewalld (the iptables backend keeps its restore files
+        # there): a private mount namespace with a tmpfs on /run keeps each firewalld's apart
+        # from any other one on this machine (tests running at the same time included).
         self.proc = subprocess.Popen(
-            ["/usr/bin/python3", shutil.which("firewalld", path=SBIN_PATH), "--nofork", "--nopid",
+            ["unshare", "-m", "--propagation", "private", "sh", "-c", FIREWALLD_START, "sh",
+             "/usr/bin/python3", shutil.which("firewalld", path=SBIN_PATH), "--nofork", "--nopid",
              "--system-config", self.directory, "--log-target", "console"],
             env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
@@ -153,7 +160,6 @@ class Firewalld(object):
                 self.proc.wait()
         self.log.close()
         shutil.rmtree(self.directory, ignore_errors=True)
-        shutil.rmtree("/run/firewalld", ignore_errors=True)  # firewalld hard-codes it
 
 
 class FirewalldEnvironment(object):
