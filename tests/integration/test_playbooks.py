@@ -164,3 +164,40 @@ def test_polkit_acl_gathers_the_os_family_when_the_play_did_not(tmp_path, monkey
     assert code == 0 and changed == 2, out
     assert re.search(r"TASK \[virtkit\.host\.polkit_acl : Find the OS family[^\n]*\n(ok|changed): \[localhost\]", out), out
     assert re.search(r"TASK \[virtkit\.host\.polkit_acl : Install the rules syntax checker\] \*+\nok: \[localhost\]", out), out
+
+
+def test_site_playbook_opens_libvirt_ports_in_firewalld(netns, private_bus, tmp_path, monkeypatch):  # pylint: disable=unused-argument
+    """site.yml on a firewalld host (private bus, this test's namespace): libvirt_firewalld_zone
+    opens libvirtd's TLS, migration and console ports in that zone, runtime and permanent,
+    leaving the zone's other ports alone; check mode first, then apply, then nothing to do."""
+    from harness import Firewalld, run_playbook  # pylint: disable=import-outside-toplevel
+    daemon = Firewalld(private_bus, "nftables")
+    try:
+        monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", private_bus.address)
+
+        def listed(*options):
+            return sorted(run("firewall-cmd", "--zone", "public", "--list-ports", *options).split())
+
+        run("firewall-cmd", "--zone", "public", "--add-port", "22/tcp")
+        run("firewall-cmd", "--permanent", "--zone", "public", "--add-port", "22/tcp")
+        play = open(os.path.join(checkout(), "playbooks", "site.yml")).read()
+        variables = {"site_hosts": "localhost", "site_become": False,
+                     "ansible_connection": "local", "libvirt_firewalld_zone": "public",
+                     "libvirt_console_ports": ["5900-5919/tcp"]}
+        code, changed, out = run_playbook(tmp_path, play, variables, "--check", "--diff")
+        assert code == 0 and changed == 1, out
+        assert listed() == ["22/tcp"] and listed("--permanent") == ["22/tcp"]
+        code, changed, out = run_playbook(tmp_path, play, variables)
+        assert code == 0 and changed == 1, out
+        wanted = ["16514/tcp", "22/tcp", "49152-49215/tcp", "5900-5919/tcp"]
+        assert listed() == wanted and listed("--permanent") == wanted
+        for options in ((), ("--check", "--diff")):
+            code, changed, out = run_playbook(tmp_path, play, variables, *options)
+            assert code == 0 and changed == 0, out
+        # Without the variable the task is skipped: nothing is asked of firewalld.
+        variables.pop("libvirt_firewalld_zone")
+        code, changed, out = run_playbook(tmp_path, play, variables)
+        assert code == 0 and changed == 0, out
+        assert "Libvirt's service ports in firewalld] *" in out and "skipping: [localhost]" in out
+    finally:
+        daemon.stop()
