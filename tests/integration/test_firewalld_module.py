@@ -259,3 +259,61 @@ def test_opened_port_is_reachable_closed_is_not(daemon):
             server.terminate()
             server.wait(10)
         subprocess.run(["ip", "netns", "delete", peer], check=False)
+
+
+def test_policy_between_zones_forwards_or_blocks(daemon):
+    """Traffic from a namespace behind zone internal to one behind zone dmz passes only while
+    a policy from internal to dmz accepts it."""
+    peers = {"a": "vk-pa-" + uuid.uuid4().hex[:8], "b": "vk-pb-" + uuid.uuid4().hex[:8]}
+    server = None
+    try:
+        for side, net in (("a", "10.98.1"), ("b", "10.98.2")):
+            peer = peers[side]
+            run("ip", "netns", "add", peer)
+            run("ip", "link", "add", "vk-%s0" % side, "type", "veth", "peer", "name",
+                "vk-%s1" % side, "netns", peer)
+            run("ip", "addr", "add", net + ".1/24", "dev", "vk-%s0" % side)
+            run("ip", "link", "set", "vk-%s0" % side, "up")
+            run("ip", "netns", "exec", peer, "ip", "addr", "add", net + ".2/24", "dev",
+                "vk-%s1" % side)
+            run("ip", "netns", "exec", peer, "ip", "link", "set", "vk-%s1" % side, "up")
+            run("ip", "netns", "exec", peer, "ip", "route", "add", "default", "via", net + ".1")
+        run("sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+        server = subprocess.Popen(["ip", "netns", "exec", peers["b"], sys.executable, "-m",
+                                   "http.server", "--bind", "10.98.2.2", "18081"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        zones = [{"name": "internal", "interfaces": ["vk-a0"]},
+                 {"name": "dmz", "interfaces": ["vk-b0"]}]
+        # firewalld makes policies only in its permanent configuration: made, then reloaded.
+        made = module(daemon, {"persist": "permanent", "policies": [
+            {"name": "a-to-b", "target": "ACCEPT"}]})
+        assert made["changed"], made.get("msg")
+        from ansible_collections.virtkit.host.plugins.module_utils._firewalld_config import planner  # pylint: disable=import-outside-toplevel
+        client = planner.Client(daemon.address)
+        try:
+            client.read([planner.Call(planner.MAIN, "reload")], ["reload"])
+        finally:
+            client.close()
+        assert not module(daemon, {"zones": zones}).get("failed")
+        deadline = time.time() + 10
+        while time.time() < deadline and subprocess.run(
+                ["ip", "netns", "exec", peers["b"], "ss", "-ltn", "sport", "= :18081"],
+                stdout=subprocess.PIPE, universal_newlines=True,
+                check=False).stdout.count("18081") == 0:
+            time.sleep(0.05)
+        assert not reachable(peers["a"], "10.98.2.2", 18081)
+        policy = {"name": "a-to-b", "ingress_zones": ["internal"], "egress_zones": ["dmz"]}
+        result = module(daemon, {"zones": zones, "policies": [policy]})
+        assert result["changed"] and result["policies"] == [{"name": "a-to-b",
+                                                             "action": "changed"}]
+        assert reachable(peers["a"], "10.98.2.2", 18081)
+        result = module(daemon, {"policies": [dict(policy, mode="exact", egress_zones=[])]})
+        assert result["changed"], result.get("msg")
+        assert not reachable(peers["a"], "10.98.2.2", 18081)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(10)
+        for peer in peers.values():
+            subprocess.run(["ip", "netns", "delete", peer], check=False,
+                           stderr=subprocess.DEVNULL)

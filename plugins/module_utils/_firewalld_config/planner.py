@@ -261,7 +261,10 @@ class Planner(object):
         middle = dict(before, **removals)
         if removals and layer == PERMANENT and self.builtin.get(index):
             self.builtin[index] = False  # the first update already wrote the file
-        self._update(index, item, layer, changes, middle, adds)
+        additions = dict((key, value) for key, value in changes.items()
+                         if key not in removals or set(value) != set(removals[key]))
+        if additions:
+            self._update(index, item, layer, additions, middle, adds)
         return "changed"
 
     @staticmethod
