@@ -317,3 +317,28 @@ def test_policy_between_zones_forwards_or_blocks(daemon):
         for peer in peers.values():
             subprocess.run(["ip", "netns", "delete", peer], check=False,
                            stderr=subprocess.DEVNULL)
+
+
+def test_every_element_kind_is_idempotent(daemon):
+    """Values firewalld stores in its own spelling (rich rules, IPv6 networks, MAC addresses)
+    compare equal on the next run; a built-in policy is changed and left alone again."""
+    args = {"zones": [{"name": "internal",
+                       "sources": ["10.30.0.0/24", "FD00:0::/64", "52:54:00:AA:BB:CC",
+                                   "10.31.0.7"],
+                       "icmp_blocks": ["echo-request"], "icmp_block_inversion": True,
+                       "protocols": ["gre"], "source_ports": ["1024-2048/udp"],
+                       "forward_ports": [{"port": "8080", "protocol": "tcp",
+                                          "to_addr": "10.30.0.5", "to_port": "80"}],
+                       "rich_rules": [
+                           'rule family="ipv4" source address="10.0.0.0/24" service name="ssh" '
+                           'log prefix="ssh " level="info" limit value="3/m" accept',
+                           "rule family=ipv4 source address=10.1.0.0/24 port port=8443 "
+                           "protocol=tcp reject",
+                           'rule priority="-5" family="ipv4" source NOT '
+                           'address="10.2.0.0/16" masquerade']}],
+            "policies": [{"name": "allow-host-ipv6", "services": ["ssh"]}]}
+    first = module(daemon, args)
+    assert first["changed"], first.get("msg")
+    assert first["policies"] == [{"name": "allow-host-ipv6", "action": "changed"}]
+    again = module(daemon, args, diff=True)
+    assert not again["changed"] and again["calls"] == [] and again.get("diff", []) == []
