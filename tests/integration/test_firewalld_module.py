@@ -342,3 +342,19 @@ def test_every_element_kind_is_idempotent(daemon):
     assert first["policies"] == [{"name": "allow-host-ipv6", "action": "changed"}]
     again = module(daemon, args, diff=True)
     assert not again["changed"] and again["calls"] == [] and again.get("diff", []) == []
+
+
+def test_interface_and_source_move_between_zones(daemon):
+    """One task takes an interface and a source from one zone and gives them to another, in
+    both layers: removals go first, so firewalld sees no conflict."""
+    first = module(daemon, {"zones": [{"name": "work", "interfaces": ["vk-move0"],
+                                       "sources": ["10.40.0.0/24"]}]})
+    assert first["changed"], first.get("msg")
+    moved = module(daemon, {"zones": [
+        {"name": "home", "interfaces": ["vk-move0"], "sources": ["10.40.0.0/24"]},
+        {"name": "work", "mode": "exact", "interfaces": [], "sources": []}]})
+    assert moved["changed"], moved.get("msg")
+    for state in settings(daemon):
+        assert state["home"]["interfaces"] == ["vk-move0"]
+        assert state["home"]["sources"] == ["10.40.0.0/24"]
+        assert not state["work"].get("interfaces") and not state["work"].get("sources")
