@@ -337,6 +337,8 @@ def run(module, result):
         try:
             calls = planner.apply()
         except FirewallError as exc:
+            # Rolled back: nothing was done, but the calls (rollback included) are shown.
+            result.update(zones=[], policies=[])
             result["calls"] = [call.to_dict() for call in getattr(exc, "calls", [])]
             raise
     finally:

@@ -177,6 +177,7 @@ def test_failure_rolls_back_runtime_and_permanent(daemon):
     assert "zones[1] (zone internal), runtime" in result["msg"] and "already bound" in \
         result["msg"] and "interfaces" in result["msg"]
     assert (settings(daemon), files(daemon)) == before
+    assert result["zones"] == [] and result["calls"][-1]["member"] == "loadDefaults"
     # An invalid rich rule (refused by firewalld's own check) after a valid change.
     result = module(daemon, {"zones": [
         {"name": "public", "ports": ["8443/tcp"]},
