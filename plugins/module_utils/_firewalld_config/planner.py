@@ -47,6 +47,8 @@ def plain(value):
     return value
 
 
+_PLURAL = {"zone": "zones", "policy": "policies"}
+
 class Call(object):
     def __init__(self, interface, member, signature="", body=None, path=PATH):
         self.interface = interface
@@ -227,13 +229,13 @@ class Planner(object):
             if current is None:
                 return "unchanged"
             if layer == RUNTIME:
-                self._missing_at_runtime(item, "removes %ss" % item.kind)
+                self._missing_at_runtime(item, "removes " + _PLURAL[item.kind])
                 return "unchanged"
             self._remove(index, item)
             return "removed"
         if current is None:
             if layer == RUNTIME:
-                self._missing_at_runtime(item, "creates %ss" % item.kind)
+                self._missing_at_runtime(item, "creates " + _PLURAL[item.kind])
                 return "unchanged"
             self._create(item, adds)
             return "created"
