@@ -143,10 +143,31 @@ demo: $(BUILD)/apt.stamp $(VENV)/stamp $(COLLECTION_LINK)
 engine-demo: $(BUILD)/apt.stamp $(VENV)/stamp $(COLLECTION_LINK)
 	$(VENV)/bin/python hacking/engine_demo.py
 
-bench: deps
+# The alternatives the firewalld benchmark measures against: ansible.posix.firewalld (the
+# community package) and dbus-fast (on the newest and the oldest target Python).
+$(BUILD)/venv-bench-posix/stamp: benchmarks/requirements-posix.txt
+	@[ -x $(BUILD)/venv-bench-posix/bin/python ] || $(PYTHON) -m venv $(BUILD)/venv-bench-posix
+	$(BUILD)/venv-bench-posix/bin/pip install -q --disable-pip-version-check -r $<
+	@touch $@
+
+$(BUILD)/venv-bench-dbusfast/stamp: benchmarks/requirements-dbusfast.txt
+	@[ -x $(BUILD)/venv-bench-dbusfast/bin/python ] || $(PYTHON) -m venv $(BUILD)/venv-bench-dbusfast
+	$(BUILD)/venv-bench-dbusfast/bin/pip install -q --disable-pip-version-check -r $<
+	@touch $@
+
+$(BUILD)/venv-bench-dbusfast38/stamp: benchmarks/requirements-dbusfast.txt
+	@if [ -n "$(PYTHON38)" ]; then \
+	  { [ -x $(BUILD)/venv-bench-dbusfast38/bin/python ] || $(PYTHON38) -m venv $(BUILD)/venv-bench-dbusfast38; } && \
+	  $(BUILD)/venv-bench-dbusfast38/bin/pip install -q --disable-pip-version-check -r $< && \
+	  touch $@; \
+	fi
+
+bench: deps $(BUILD)/venv-bench-posix/stamp $(BUILD)/venv-bench-dbusfast/stamp \
+	$(BUILD)/venv-bench-dbusfast38/stamp
 	$(VENV)/bin/python benchmarks/firewall_apply.py
 	$(VENV)/bin/python benchmarks/virt_networks.py
 	$(VENV)/bin/python benchmarks/nwfilter.py
+	$(VENV)/bin/python benchmarks/firewalld.py
 
 clean:
 	rm -rf $(BUILD) tests/output
