@@ -171,11 +171,18 @@ class PrivateBus(object):
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
+# firewalld hard-codes /run/firewalld (the iptables backend keeps its restore files there): a
+# private mount namespace with a tmpfs on /run keeps each firewalld's apart from any other one on
+# this machine (tests, benchmarks or CI running at the same time).
+FIREWALLD_START = 'mount -t tmpfs tmpfs /run && exec "$@"'
+
+
 class Firewalld(object):
-    """firewalld in the current network namespace, on ``bus``, with the given backend."""
+    """firewalld in the current network namespace, on ``bus``, with the given backend; its
+    system configuration (permanent changes included) lives in ``directory``."""
 
     def __init__(self, bus, backend, zones=None):
-        require("firewalld", "/usr/bin/python3")
+        require("firewalld", "/usr/bin/python3", "unshare")
         self.directory = tempfile.mkdtemp(prefix="virtkit-firewalld-")
         with open(os.path.join(self.directory, "firewalld.conf"), "w") as handle:
             handle.write("FirewallBackend=%s\nDefaultZone=public\nCleanupOnExit=yes\n" % backend)
@@ -185,11 +192,12 @@ class Firewalld(object):
                 with open(os.path.join(self.directory, "zones", name + ".xml"), "w") as handle:
                     handle.write(text)
         self.log = open(os.path.join(self.directory, "firewalld.log"), "w+")
-        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus.address)
+        self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus.address)
         self.proc = subprocess.Popen(
-            ["/usr/bin/python3", shutil.which("firewalld", path="/usr/sbin:/usr/bin"),
+            ["unshare", "-m", "--propagation", "private", "sh", "-c", FIREWALLD_START, "sh",
+             "/usr/bin/python3", shutil.which("firewalld", path="/usr/sbin:/usr/bin"),
              "--nofork", "--nopid", "--system-config", self.directory, "--log-target", "console"],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         self._wait_running(bus.address)
 
     def _wait_running(self, address):
@@ -215,11 +223,13 @@ class Firewalld(object):
         self.stop()
         pytest.fail("firewalld did not start:\n" + self.log.read())
 
+    def firewall_cmd(self, *args):
+        return run(shutil.which("firewall-cmd", path="/usr/sbin:/usr/bin"), *args, env=self.env)
+
     def stop(self):
         terminate(self.proc)
         self.log.close()
         shutil.rmtree(self.directory, ignore_errors=True)
-        shutil.rmtree("/run/firewalld", ignore_errors=True)  # firewalld hard-codes it
 
 
 def checkout():
