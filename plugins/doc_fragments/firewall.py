@@ -29,6 +29,22 @@ options:
         rule, failures included; V(false) runs one command per rule.
     type: bool
     default: true
+  confirm_timeout:
+    description:
+      - Arm a revert of the task's change on the host that fires after this many seconds unless
+        the controller confirms the change over a new connection. The task's action plugin
+        confirms it at once with M(virtkit.host.firewall_confirm); when no new connection gets
+        through (the change cut the controller off), it waits for the revert and fails the
+        task, saying that the change was reverted (RV(revert)).
+      - The revert is the exact undo of what the task did (each addition deleted, each deletion
+        put back at its place), not a restore of a saved ruleset, so other tools' changes made
+        meanwhile stay. It runs in a detached process that outlives the task and its connection,
+        under the host's firewall lock; it never fires after a confirmation.
+      - While a revert is armed, every task of these modules on the host fails instead of
+        stacking its change on it.
+      - In check mode, RV(revert) says whether a revert would be armed. Unset, nothing is armed.
+    type: int
+    version_added: 0.1.0
 notes:
   - Every command the module runs (or, in check mode, would run) is returned in RV(commands);
     with C(-vvv) the engine's trace of each command and each ignored error is returned in

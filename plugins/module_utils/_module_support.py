@@ -11,6 +11,7 @@ from ansible_collections.virtkit.host.plugins.module_utils._errors import (
     FirewallError,
     MissingLibraryError,
 )
+from ansible_collections.virtkit.host.plugins.module_utils.firewall import _confirm
 
 
 class Trace(object):
@@ -29,6 +30,7 @@ def engine_options(backends=("auto", "iptables", "nftables", "firewalld")):
         state=dict(type="str", default="present", choices=["present", "absent"]),
         backend=dict(type="str", default="auto", choices=list(backends)),
         batch=dict(type="bool", default=True),
+        confirm_timeout=dict(type="int"),
     )
 
 
@@ -113,19 +115,55 @@ class EngineTask(object):
         return []
 
 
+def _capturing_writers(planner):
+    """Make ``planner.writer()`` remember the firewalls it gives (their recorded undos are the
+    revert of a confirmed change); returns the list they go to."""
+    writers = []
+    make = planner.writer
+
+    def writer():
+        writers.append(make())
+        return writers[-1]
+    planner.writer = writer
+    return writers
+
+
+def _module_name(module):
+    name = module._name  # pylint: disable=protected-access
+    if name.endswith(".py"):
+        name = name[:-3]
+    return name if "." in name else "virtkit.host." + name
+
+
 def run_engine_module(module, task):
-    """The skeleton of the modules on the firewall engine: trace, planner, input, lock, plan,
-    queries, apply, result, diff, exit; any failure through fail()."""
+    """The skeleton of the modules on the firewall engine: trace, planner, input, lock, refusal
+    of a change stacked on an armed revert, plan, queries, apply, revert armed (with
+    ``confirm_timeout``), result, diff, exit; any failure through fail()."""
     trace = Trace(module)
     result = dict(changed=False, commands=[], queries=[], **task.result)
+    timeout = module.params.get("confirm_timeout")
+    if timeout is not None and timeout < 1:
+        module.fail_json(msg="confirm_timeout must be at least 1 (seconds), not %d" % timeout,
+                         **result)
     with failing_on(module, (FirewallError,) + tuple(task.errors), result, trace):
         planner = task.planner(trace.callback)
         result["backend"] = planner.backend
         wanted = task.wanted(planner)
+        writers = _capturing_writers(planner)
         with planner.locked():
+            _confirm.refuse_if_armed()
             planned = task.plan(planner, wanted)
             result["queries"] = command_list(planner.queries)
             commands = task.apply(planner, planned)
+            if timeout is not None:
+                if commands and not module.check_mode:
+                    result["revert"] = _confirm.arm(
+                        _confirm.recorded_undo(writers), timeout, planner.backend,
+                        _module_name(module),
+                        bus_address=planner.bus_address, batch=planner.batch)
+                else:
+                    result["revert"] = dict(armed=False, would_arm=bool(commands),
+                                            timeout=timeout)
     result["commands"] = command_list(commands)
     result["changed"] = bool(commands)
     task.report(planner, planned, result)

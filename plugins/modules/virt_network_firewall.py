@@ -154,6 +154,45 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+revert:
+  description:
+    - The revert armed by O(confirm_timeout), and what became of it.
+  returned: when O(confirm_timeout) is set
+  type: dict
+  contains:
+    armed:
+      description: Whether the revert is (still) armed on the host.
+      returned: always
+      type: bool
+    would_arm:
+      description: Whether the task would arm one (check mode, or no change).
+      returned: when nothing was armed
+      type: bool
+    id:
+      description: The revert's id on the host (for M(virtkit.host.firewall_confirm)).
+      returned: when armed
+      type: str
+    confirmed:
+      description: Whether the controller confirmed the change.
+      returned: when armed
+      type: bool
+    undo:
+      description: The undo armed, in order, as [layer, arguments].
+      returned: when armed
+      type: list
+      elements: list
+    deadline:
+      description: When the revert fires on the host (seconds since the epoch).
+      returned: when armed
+      type: float
+    confirm_seconds:
+      description: How long the confirmation over a new connection took.
+      returned: when armed
+      type: float
+reverted:
+  description: The change was reverted because it could not be confirmed.
+  returned: when the revert fired
+  type: bool
 commands:
   description:
     - Every command that changed the firewall (in check mode, that would have), in order.
