@@ -7,8 +7,9 @@ module: firewall_confirm
 short_description: Confirm a firewall change armed with confirm_timeout, or read what became of it
 version_added: 0.1.0
 description:
-  - A task of M(virtkit.host.firewall), M(virtkit.host.virt_network_firewall) or
-    M(virtkit.host.nwfilter_binding) given O(virtkit.host.firewall#module:confirm_timeout) arms
+  - A task of M(virtkit.host.firewall), M(virtkit.host.virt_network_firewall),
+    M(virtkit.host.nwfilter_binding) or M(virtkit.host.firewalld) given
+    O(virtkit.host.firewall#module:confirm_timeout) arms
     a revert of its change on the host. Their action plugins confirm it over a new connection
     with this module; playbooks seldom call it themselves.
   - O(action=confirm) removes the revert's journal under the host's firewall lock, so the revert

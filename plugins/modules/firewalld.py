@@ -201,6 +201,21 @@ options:
     type: str
     choices: [both, runtime, permanent]
     default: both
+  confirm_timeout:
+    description:
+      - Arm a revert of the task's change on the host that fires after this many seconds unless
+        the controller confirms the change over a new connection (the module's action plugin
+        does, with M(virtkit.host.firewall_confirm)); when no new connection gets through, the
+        task waits for the revert and fails, saying that the change was reverted (RV(revert)).
+      - The revert sends the undo of every call the task made, newest first, as the module's
+        rollback does (a runtime undo sets the keys it changed back to their earlier values).
+        It runs in a detached process under the host's firewall lock
+        C(/run/virtkit.host.firewall.lock), which this module holds from reading to applying,
+        and never fires after a confirmation.
+      - While a revert is armed on the host, the task fails instead of stacking its change on it.
+      - In check mode, RV(revert) says whether a revert would be armed.
+    type: int
+    version_added: 0.1.0
 requirements:
   - dbus-next (Python library) on the managed host
   - firewalld 1.x running
@@ -247,6 +262,40 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+revert:
+  description: The revert armed by O(confirm_timeout), and what became of it.
+  returned: when O(confirm_timeout) is set
+  type: dict
+  contains:
+    armed:
+      description: Whether the revert is (still) armed on the host.
+      returned: always
+      type: bool
+    would_arm:
+      description: Whether the task would arm one (check mode, or no change).
+      returned: when nothing was armed
+      type: bool
+    id:
+      description: The revert's id on the host (for M(virtkit.host.firewall_confirm)).
+      returned: when armed
+      type: str
+    confirmed:
+      description: Whether the controller confirmed the change.
+      returned: when armed
+      type: bool
+    undo:
+      description: The undo calls armed, in order (interface, member, path, signature, body).
+      returned: when armed
+      type: list
+      elements: dict
+    confirm_seconds:
+      description: How long the confirmation over a new connection took.
+      returned: when armed
+      type: float
+reverted:
+  description: The change was reverted because it could not be confirmed.
+  returned: when the revert fired
+  type: bool
 calls:
   description:
     - The DBus calls that changed firewalld (in check mode, that would have), in order; after a
@@ -293,6 +342,8 @@ policies:
   elements: dict
 """
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.virtkit.host.plugins.module_utils._errors import (
@@ -307,6 +358,9 @@ from ansible_collections.virtkit.host.plugins.module_utils._firewalld_config.pla
     Planner,
 )
 from ansible_collections.virtkit.host.plugins.module_utils._module_support import fail
+from ansible_collections.virtkit.host.plugins.module_utils.firewall import _confirm
+from ansible_collections.virtkit.host.plugins.module_utils.firewall import _confirm_firewalld
+from ansible_collections.virtkit.host.plugins.module_utils.firewall._planner import host_lock
 from ansible_collections.virtkit.host.plugins.module_utils._vocabulary import InvalidValue
 
 LIST = dict(type="list", elements="str")
@@ -325,22 +379,40 @@ COMMON = dict(
 )
 
 
+def _arm(module, planner, sent, calls, timeout):
+    """The revert of the calls made (confirm_timeout), or what would be armed."""
+    if not calls or module.check_mode:
+        return dict(armed=False, would_arm=bool(calls), timeout=timeout)
+    return _confirm.arm(_confirm_firewalld.undo_calls(planner, sent), timeout, "firewalld",
+                        "virtkit.host.firewalld",
+                        bus_address=os.environ.get("DBUS_SYSTEM_BUS_ADDRESS"),
+                        apply=_confirm_firewalld.apply_undo)
+
+
 def run(module, result):
     items = items_from(module.params)
+    timeout = module.params["confirm_timeout"]
+    if timeout is not None and timeout < 1:
+        raise FirewallError("confirm_timeout must be at least 1 (seconds), not %d" % timeout)
     client = Client()
     try:
-        planner = Planner(client, items, module.params["persist"], module.check_mode)
-        planner.read()
-        planner.plan()
-        for action in planner.actions:
-            result["zones" if action.pop("kind") == "zone" else "policies"].append(action)
-        try:
-            calls = planner.apply()
-        except FirewallError as exc:
-            # Rolled back: nothing was done, but the calls (rollback included) are shown.
-            result.update(zones=[], policies=[])
-            result["calls"] = [call.to_dict() for call in getattr(exc, "calls", [])]
-            raise
+        with host_lock():
+            _confirm.refuse_if_armed()
+            planner = Planner(client, items, module.params["persist"], module.check_mode)
+            planner.read()
+            planner.plan()
+            for action in planner.actions:
+                result["zones" if action.pop("kind") == "zone" else "policies"].append(action)
+            sent = _confirm_firewalld.capture_replies(client)
+            try:
+                calls = planner.apply()
+            except FirewallError as exc:
+                # Rolled back: nothing was done, but the calls (rollback included) are shown.
+                result.update(zones=[], policies=[])
+                result["calls"] = [call.to_dict() for call in getattr(exc, "calls", [])]
+                raise
+            if timeout is not None:
+                result["revert"] = _arm(module, planner, sent, calls, timeout)
     finally:
         client.close()
     for warning in planner.warnings:
@@ -366,6 +438,7 @@ def main():
                 target=dict(type="str", choices=["CONTINUE", "ACCEPT", "DROP", "REJECT"]),
             )),
             persist=dict(type="str", default="both", choices=["both", "runtime", "permanent"]),
+            confirm_timeout=dict(type="int"),
         ),
         supports_check_mode=True,
     )

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from harness import checkout, require, run, run_module
+from harness import Firewalld, checkout, require, run, run_module
 
 HOST_ADDRESS, CONTROLLER_ADDRESS, PORT = "10.77.0.1", "10.77.0.2", 2222
 SSHD_CONFIG = """Port {port}
@@ -231,3 +231,61 @@ def test_armed_revert_refuses_stacked_changes(netns):  # pylint: disable=unused-
     assert status["status"] == "reverted", status
     assert "10.44.0.3" not in run("iptables", "-w", "-S", "INPUT")
     assert json.loads(json.dumps(status))["undo"]
+
+
+def test_firewalld_change_is_reverted_or_confirmed(netns, private_bus):  # pylint: disable=unused-argument
+    """The firewalld module: an unconfirmed change is undone call by call at the deadline (a
+    zone another tool changed meanwhile keeps its change); a confirmed one stays."""
+    require("firewalld")
+    daemon = Firewalld(private_bus, "nftables")
+    env = {"DBUS_SYSTEM_BUS_ADDRESS": private_bus.address}
+    try:
+        def ports(zone):
+            return run("firewall-cmd", "--zone", zone, "--list-ports", env=dict(
+                os.environ, **env)).split()
+
+        armed = run_module("firewalld", {"persist": "runtime", "confirm_timeout": 1, "zones": [
+            {"name": "public", "ports": ["8443/tcp"]}]}, env=env)
+        assert armed["changed"] and armed["revert"]["armed"], armed
+        stacked = run_module("firewalld", {"persist": "runtime", "zones": [
+            {"name": "public", "ports": ["8444/tcp"]}]}, env=env)
+        assert "is waiting for confirmation" in stacked.get("msg", ""), stacked
+        run("firewall-cmd", "--zone", "internal", "--add-port", "9000/tcp",
+            env=dict(os.environ, **env))  # another tool, meanwhile
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            status = run_module("firewall_confirm", dict(id=armed["revert"]["id"],
+                                                         action="status"))
+            if status["status"] != "armed":
+                break
+            time.sleep(0.2)
+        assert status["status"] == "reverted", status
+        assert "8443/tcp" not in ports("public")
+        assert "9000/tcp" in ports("internal")
+        # Both layers, a zone created (its undo removes it by the path firewalld gave).
+        both = run_module("firewalld", {"confirm_timeout": 1, "zones": [
+            {"name": "public", "ports": ["8446/tcp"], "rich_rules": [
+                'rule family="ipv4" source address="10.3.0.0/16" accept']},
+            {"name": "vkconfirm", "ports": ["7000/tcp"]}]}, env=env)
+        assert both["revert"]["armed"], both
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            status = run_module("firewall_confirm", dict(id=both["revert"]["id"],
+                                                         action="status"))
+            if status["status"] != "armed":
+                break
+            time.sleep(0.2)
+        assert status["status"] == "reverted", status
+        assert "8446/tcp" not in ports("public")
+        assert "8446/tcp" not in run("firewall-cmd", "--permanent", "--zone", "public",
+                                     "--list-ports", env=dict(os.environ, **env))
+        assert "vkconfirm" not in run("firewall-cmd", "--permanent", "--get-zones",
+                                      env=dict(os.environ, **env)).split()
+        kept = run_module("firewalld", {"persist": "runtime", "confirm_timeout": 1, "zones": [
+            {"name": "public", "ports": ["8445/tcp"]}]}, env=env)
+        assert run_module("firewall_confirm", dict(id=kept["revert"]["id"]))["status"] == \
+            "confirmed"
+        time.sleep(1.5)
+        assert "8445/tcp" in ports("public")
+    finally:
+        daemon.stop()

@@ -136,9 +136,10 @@ def refuse_if_armed(directory=None):
 
 
 def arm(undo, timeout, backend, module, bus_address=None, batch=True, directory=None,
-        spawn=True):
+        spawn=True, apply=None):
     """Write the journal of ``undo`` and start the detached reverter; returns what the result
-    reports (``revert``)."""
+    reports (``revert``). ``apply(journal data)`` runs the undo and returns what failed (by
+    default apply_undo: engine rules)."""
     directory = directory or namespace_directory()
     _make_directory(directory)
     now = time.time()
@@ -149,18 +150,18 @@ def arm(undo, timeout, backend, module, bus_address=None, batch=True, directory=
                 bus_address=bus_address, batch=batch, undo=undo, reverter_pid=None)
     _write_json(path, data)
     if spawn:
-        data["reverter_pid"] = spawn_reverter(path)
+        data["reverter_pid"] = spawn_reverter(path, apply)
         _write_json(path, data)
     return dict(id=revert_id, armed=True, timeout=timeout, armed_at=now,
                 deadline=data["deadline"], journal=path, undo=undo,
                 reverter_pid=data["reverter_pid"])
 
 
-def spawn_reverter(path):
+def spawn_reverter(path, apply=None):
     """Start a reverter for the journal ``path`` that outlives this process and its connection:
     double fork, new session, standard descriptors on /dev/null, no other descriptor kept.
     Returns the reverter's pid. The code it runs is in memory already (the module's files may
-    be gone when it wakes)."""
+    be gone when it wakes, so ``apply`` must not import any of them)."""
     read_end, write_end = os.pipe()
     child = os.fork()
     if child:
@@ -180,7 +181,7 @@ def spawn_reverter(path):
         os.close(write_end)
         _detach()
         try:
-            run_reverter(path)
+            run_reverter(path, apply)
         finally:
             os._exit(0)  # pylint: disable=protected-access
     except BaseException:  # pylint: disable=broad-except
@@ -216,7 +217,7 @@ def run_reverter(path, apply=None, sleep=time.sleep, lock=host_lock):
         try:
             failed = (apply or apply_undo)(data)
             outcome = dict(outcome="failed" if failed else "reverted",
-                           failed=[[layer, list(args)] for layer, args in failed])
+                           failed=[list(item) for item in failed])
         except Exception as exc:  # pylint: disable=broad-except
             outcome = dict(outcome="failed", error=str(exc), failed=data["undo"])
         outcome.update(id=data["id"], at=time.time(), module=data.get("module"),
@@ -238,7 +239,7 @@ def apply_undo(data, backend=None):
         failed = fw._roll_back([group])  # pylint: disable=protected-access
     finally:
         fw._backend.close()  # pylint: disable=protected-access
-    return [(rule.layer, rule.args) for rule in failed]
+    return [[rule.layer, list(rule.args)] for rule in failed]
 
 
 def confirm(revert_id, directory=None, lock=host_lock):
