@@ -13,6 +13,11 @@ description:
     control character, a line break (U+2028 and U+2029 included) or a character outside the
     Basic Multilingual Plane (polkit's duktape engine never matches one). Used by the
     P(virtkit.host.polkit_acl#role) role.
+  - An entry that does not match falls through to the next; with O(default=deny) a final rule
+    refuses every C(org.libvirt.api.*) action no entry decided.
+  - "A detail value is a string (exact), C({glob: PATTERN}) (C(*) any run of characters, C(?)
+    one character) or a list of them (any of); C(user) and C(group) are a string or a list
+    (any of); C(local) and C(active) (booleans) test the subject's session."
 options:
   _input:
     description: Policy entries (see the role's C(polkit_acl_rules)).
@@ -23,6 +28,14 @@ options:
     description: Comment lines put at the top (each starting with C(//)).
     type: str
     default: ""
+  default:
+    description:
+      - What happens to a libvirt API action no entry decided. V(deny) refuses it (polkitd
+        authorises uid 0 before any rule runs); V(libvirt) leaves it to libvirt's own policy,
+        which allows its read-only actions to any local user.
+    type: str
+    choices: [deny, libvirt]
+    default: deny
 author:
   - virtkit.host contributors (@virtkit)
 """
@@ -46,9 +59,9 @@ from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as
 from ansible_collections.virtkit.host.plugins.plugin_utils._libvirt_acl import AclError, render
 
 
-def polkit_acl(policy, header=""):
+def polkit_acl(policy, header="", default="deny"):
     try:
-        return render(policy, header)
+        return render(policy, header, default)
     except (AclError, vocabulary.InvalidValue) as exc:
         raise AnsibleFilterError(str(exc))
 

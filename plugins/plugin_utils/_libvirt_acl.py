@@ -49,7 +49,7 @@ RESULTS = {"allow": "YES", "deny": "NO", "auth_admin": "AUTH_ADMIN",
            "auth_admin_keep": "AUTH_ADMIN_KEEP", "auth_self": "AUTH_SELF",
            "auth_self_keep": "AUTH_SELF_KEEP"}
 _ACTION = re.compile(r"\A([a-z_]+)\.([a-z_*]+)\Z")
-KEYS = ("name", "user", "group", "actions", "details", "result", "otherwise")
+KEYS = ("name", "user", "group", "actions", "details", "result", "otherwise", "local", "active")
 # Lengths: user and group names, detail values (libvirt object names, UUIDs, paths), comments.
 NAME_MAX = 256
 VALUE_MAX = 4096
@@ -110,14 +110,66 @@ def action_ids(actions, where):
     return found
 
 
-def render(policy, header=""):
+DEFAULTS = ("deny", "libvirt")
+# The final rule of polkit_acl_default: deny (what no entry decided, for every subject; polkitd
+# authorises uid 0 before it runs any rule, so root is never refused).
+LIBVIRT_API_PREFIX = "org.libvirt.api."
+# Glob matching by explicit string operations (no regular expression): "*" any run of
+# characters, "?" one character (one UTF-16 unit: values are BMP-only), all else literal.
+_GLOB_FUNCTION = """\
+    function glob(value, pattern) {
+        if (typeof value !== "string") {
+            return false;
+        }
+        var v = 0, p = 0, star = -1, mark = 0;
+        while (v < value.length) {
+            if (p < pattern.length && pattern.charAt(p) === "*") {
+                star = p;
+                mark = v;
+                p++;
+            } else if (p < pattern.length &&
+                       (pattern.charAt(p) === "?" || pattern.charAt(p) === value.charAt(v))) {
+                p++;
+                v++;
+            } else if (star !== -1) {
+                p = star + 1;
+                mark++;
+                v = mark;
+            } else {
+                return false;
+            }
+        }
+        while (p < pattern.length && pattern.charAt(p) === "*") {
+            p++;
+        }
+        return p === pattern.length;
+    }"""
+
+
+def render(policy, header="", default="deny"):
     """The polkit rules file for a list of policy entries (see the polkit_acl role). ``header``
-    is comment lines, each starting with ``//``."""
+    is comment lines, each starting with ``//``. ``default``: ``deny`` ends the file with a rule
+    refusing every ``org.libvirt.api.*`` action no entry decided; ``libvirt`` leaves such
+    actions to libvirt's own policy (read-only actions allowed to any local user)."""
     if not isinstance(policy, list):
         raise _wrong_type("polkit_acl_rules", policy, "a list")
+    if not isinstance(default, str):
+        raise _wrong_type("polkit_acl_default", default, "a string")
+    if default not in DEFAULTS:
+        raise AclError("polkit_acl_default: %r is not one of %s" % (default, ", ".join(DEFAULTS)))
     blocks = []
     for index, entry in enumerate(policy):
         blocks.append(_rule(entry, "polkit_acl_rules[%d]" % index))
+    if default == "deny":
+        blocks.append("\n".join([
+            "",
+            "polkit.addRule(function (action, subject) {",
+            "    // polkit_acl_default: deny. A libvirt API action no entry above decided is refused",
+            "    // (polkitd authorises uid 0 before any rule runs).",
+            "    if (action.id.indexOf(%s) === 0) {" % js_string(LIBVIRT_API_PREFIX),
+            "        return polkit.Result.NO;",
+            "    }",
+            "});"]))
     if not isinstance(header, str):
         raise _wrong_type("header", header, "a string")
     lines = header.rstrip("\n").split("\n") if header else []
@@ -126,9 +178,65 @@ def render(policy, header=""):
         if line and not line.startswith("//"):
             raise vocabulary.InvalidValue("header line %d" % (number + 1), line,
                                           "is not a // comment")
-    lines.append("// libvirt access control (access_drivers = [ \"polkit\" ]). First matching "
-                 "rule wins.")
+    lines.append("// libvirt access control (access_drivers = [ \"polkit\" ]). An entry that does "
+                 "not match falls through")
+    lines.append("// to the next; %s" % (
+        "the last rule refuses every libvirt API action none decided." if default == "deny"
+        else "what none decides is left to libvirt's own policy."))
     return "\n".join(lines + blocks) + "\n"
+
+
+def _one_or_more(value, field, check, what):
+    """``value`` as a non-empty list: a single value is a list of one; each element checked."""
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise AclError("%s: is an empty list (give one or more %s)" % (field, what))
+    return [check(item, "%s[%d]" % (field, index) if isinstance(value, list) else field)
+            for index, item in enumerate(values)]
+
+
+def _detail_matcher(value, field):
+    """One allowed value of a detail: a string (exact) or ``{glob: PATTERN}``; returns a
+    JavaScript test of ``action.lookup(...)`` as a format string with one ``%s``, and whether
+    it needs the glob function."""
+    if isinstance(value, dict):
+        if list(value) != ["glob"]:
+            raise AclError("%s: a pattern is {glob: PATTERN}, not %r" % (field, dict(value)))
+        pattern = _value(value["glob"], field + ".glob")
+        return "glob(%%s, %s)" % js_string(pattern).replace("%", "%%"), True
+    if not isinstance(value, str):
+        raise _wrong_type(field, value, "a string, {glob: PATTERN} or a list of them")
+    return "%%s == %s" % js_string(_value(value, field)).replace("%", "%%"), False
+
+
+def _detail_test(name, value, field):
+    """The JavaScript test of one detail (any of its allowed values); whether it needs glob."""
+    lookup = "action.lookup(%s)" % js_string(name)
+    matchers = _one_or_more(value, field, _detail_matcher, "values")
+    tests = [template % lookup for template, _glob in matchers]
+    test = tests[0] if len(tests) == 1 else "(%s)" % " || ".join(tests)
+    return test, any(needs for _template, needs in matchers)
+
+
+def _subject_test(entry, where):
+    """Who the entry is for: any of its users, or a member of any of its groups; then
+    ``local`` and ``active`` (the subject's session) when given."""
+    key = "user" if "user" in entry else "group"
+
+    def one(value, field):
+        return _value(value, field, NAME_MAX)
+    names = _one_or_more(entry[key], "%s.%s" % (where, key), one, key + "s")
+    if key == "user":
+        tests = ["subject.user == %s" % js_string(name) for name in names]
+    else:
+        tests = ["subject.isInGroup(%s)" % js_string(name) for name in names]
+    test = tests[0] if len(tests) == 1 else "(%s)" % " || ".join(tests)
+    for flag in ("local", "active"):
+        if flag in entry:
+            if not isinstance(entry[flag], bool):
+                raise _wrong_type("%s.%s" % (where, flag), entry[flag], "a bool")
+            test += " &&\n        %ssubject.%s" % ("" if entry[flag] else "!", flag)
+    return test
 
 
 def _rule(entry, where):
@@ -147,20 +255,18 @@ def _rule(entry, where):
     allowed = {"connect_driver"}
     for obj in objects:
         allowed.update(DETAILS[obj])
-    for name, value in details.items():
+    for name in details:
         if name not in allowed:
             raise AclError("%s: detail %r is not one libvirt passes for %s (it passes: %s)"
                            % (where, name, ", ".join(sorted(objects)), ", ".join(sorted(allowed))))
-        _value(value, "%s.details.%s" % (where, name))
+    tests, needs_glob = [], False
+    for name, value in sorted(details.items()):
+        test, glob = _detail_test(name, value, "%s.details.%s" % (where, name))
+        tests.append(test)
+        needs_glob = needs_glob or glob
     result = _choice(entry, "result", "allow", RESULTS, where)
-    otherwise = _choice(entry, "otherwise", "deny" if details else None,
-                        tuple(RESULTS) + ("undecided",), where)
-    if "user" in entry:
-        subject = "subject.user == %s" % js_string(_value(entry["user"], where + ".user",
-                                                          NAME_MAX))
-    else:
-        subject = "subject.isInGroup(%s)" % js_string(_value(entry["group"], where + ".group",
-                                                             NAME_MAX))
+    otherwise = _choice(entry, "otherwise", "undecided", tuple(RESULTS) + ("undecided",), where)
+    subject = _subject_test(entry, where)
     ids = " ||\n        ".join("action.id == %s" % js_string(action_id)
                                for _obj, action_id in actions)
     name = entry.get("name", "")
@@ -170,11 +276,11 @@ def _rule(entry, where):
     if name:
         # A line comment: checked above (no line break of any reader); non-ASCII shown as "?".
         lines.append("    // %s" % re.sub(r"[^\x20-\x7e]", "?", name))
+    if needs_glob:
+        lines.append(_GLOB_FUNCTION)
     lines.append("    if ((%s) &&\n        %s) {" % (ids, subject))
-    if details:
-        test = " &&\n            ".join("action.lookup(%s) == %s" % (js_string(key), js_string(value))
-                                        for key, value in sorted(details.items()))
-        lines.append("        if (%s) {" % test)
+    if tests:
+        lines.append("        if (%s) {" % " &&\n            ".join(tests))
         lines.append("            return polkit.Result.%s;" % RESULTS[result])
         lines.append("        }")
         if otherwise != "undecided":

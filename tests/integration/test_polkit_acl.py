@@ -117,7 +117,7 @@ def test_polkit_check_without_polkitd(private_bus):
 def pkcheck(bus, process, action, details):
     """polkitd's own answer for ``process`` (pid, start time, uid), as pkcheck gives it:
     True authorised (exit 0), False not (exit 1)."""
-    argv = ["pkcheck", "--action-id", "org.libvirt.api." + action, "--process",
+    argv = ["pkcheck", "--action-id", "org.libvirt.api." + action.replace("_", "-"), "--process",
             "%d,%d,%d" % (process.pid, process_start_time(process.pid), process.entry.pw_uid)]
     for key, value in sorted(details.items()):
         argv += ["--detail", key, value]
@@ -195,8 +195,8 @@ def test_duktape_never_matches_a_character_outside_the_bmp(tmp_path, private_bus
 
 @pytest.mark.parametrize("details, message", [
     ({"domain_name": None}, "polkit_acl_rules[1].details.domain_name: None is a null, not a string"),
-    ({"domain_name": ["web1", "web2"]},
-     "polkit_acl_rules[1].details.domain_name: ['web1', 'web2'] is a list, not a string"),
+    ({"domain_name": ["web1", None]},
+     "polkit_acl_rules[1].details.domain_name[1]: None is a null, not a string"),
     ({"domain_name": 5}, "polkit_acl_rules[1].details.domain_name: 5 is a int, not a string"),
     ({"domain_name": "web\U0001F600"},
      "polkit_acl_rules[1].details.domain_name: 'web\U0001f600' contains U+1F600, outside the Basic "
@@ -226,22 +226,182 @@ def test_wrong_types_and_characters_change_nothing(setup, details, message):
     assert os.listdir(str(rules)) == ["50-virtkit-libvirt-acl.rules"]
 
 
-def test_a_null_or_a_list_grants_nothing(setup, private_bus):
-    """polkitd's own view after refused runs: no domain named "None" or "['web1', 'web2']"
-    (what str() made of them) is granted, and neither is web1."""
+def test_a_null_grants_nothing_and_a_list_means_any_of(setup, private_bus):
+    """polkitd's own view: a refused null grants no domain named "None"; a list grants each of
+    its values (not a domain named "['web1', 'web2']", what str() once made of it)."""
     require("pkcheck")
     tmp_path, rules, _config, variables = setup
-    for value in (None, ["web1", "web2"]):
-        variables["polkit_acl_rules"] = [{"user": "nobody", "actions": ["domain.getattr"],
-                                          "details": {"domain_name": value}}]
-        code, _changed, out = playbook(tmp_path, variables)
-        assert code != 0, out
-    (rules / "90-default.rules").write_text(
-        "polkit.addRule(function (action, subject) { return polkit.Result.NO; });\n")
+    variables["polkit_acl_rules"] = [{"user": "nobody", "actions": ["domain.getattr"],
+                                      "details": {"domain_name": None}}]
+    code, _changed, out = playbook(tmp_path, variables)
+    assert code != 0 and os.listdir(str(rules)) == [], out
+    variables["polkit_acl_rules"] = [{"user": "nobody", "actions": ["domain.getattr"],
+                                      "details": {"domain_name": ["web1", "web2"]}}]
+    code, _changed, out = playbook(tmp_path, variables)
+    assert code == 0, out
     daemon = Polkitd(private_bus, str(rules))
     try:
         with ProcessAs("nobody") as process:
-            for name in ("None", "['web1', 'web2']", "web1", "web2"):
-                assert not pkcheck(private_bus, process, "domain.getattr", {"domain_name": name})
+            for name, expected in (("None", False), ("['web1', 'web2']", False), ("web1", True),
+                                   ("web2", True), ("web3", False)):
+                assert pkcheck(private_bus, process, "domain.getattr",
+                               {"domain_name": name}) is expected, name
+    finally:
+        daemon.stop()
+
+
+def answers(bus, cases):
+    """polkitd's answers (pkcheck) for (user, action, details) cases."""
+    found = []
+    for user, action, details in cases:
+        with ProcessAs(user) as process:
+            found.append(pkcheck(bus, process, action, details))
+    return found
+
+
+def test_lock_down_deny_and_libvirt(setup, private_bus):
+    """An unlisted user: "no" on domain.getattr with polkit_acl_default deny, "yes" with
+    libvirt (libvirt's policy allows its read-only actions to anyone); root is authorised
+    either way (polkitd never runs rules for uid 0)."""
+    require("pkcheck")
+    tmp_path, rules, _config, variables = setup
+    variables["polkit_acl_rules"] = [{"user": "daemon", "actions": ["domain.getattr"],
+                                      "details": {"domain_name": "web1"}}]
+    cases = [("nobody", "domain.getattr", {"domain_name": "web1"}),
+             ("nobody", "connect.search_domains", {"connect_driver": "QEMU"}),
+             ("nobody", "network.read", {"network_name": "default"}),
+             ("daemon", "domain.getattr", {"domain_name": "web1"}),
+             ("daemon", "domain.getattr", {"domain_name": "web2"}),
+             ("daemon", "domain.start", {"domain_name": "web1"})]
+    expected = {"deny": [False, False, False, True, False, False],
+                "libvirt": [True, True, True, True, True, False]}
+    for default in ("deny", "libvirt"):
+        variables["polkit_acl_default"] = default
+        code, _changed, out = playbook(tmp_path, variables)
+        assert code == 0, out
+        daemon = Polkitd(private_bus, str(rules))
+        try:
+            assert answers(private_bus, cases) == expected[default], default
+            root = run_module("polkit_check", {"pid": os.getpid(), "action": "domain.start",
+                                               "details": {"domain_name": "web2"}},
+                              env={"DBUS_SYSTEM_BUS_ADDRESS": private_bus.address})
+            assert root["authorized"] is True, root
+        finally:
+            daemon.stop()
+
+
+def test_entries_fall_through(setup, private_bus):
+    """The first-match trap: two entries for one user and action with different domains both
+    apply (the first no longer refuses the second's domain); the lock-down says the final no."""
+    require("pkcheck")
+    tmp_path, rules, _config, variables = setup
+    variables["polkit_acl_rules"] = [
+        {"user": "nobody", "actions": ["domain.getattr"], "details": {"domain_name": "web1"}},
+        {"user": "nobody", "actions": ["domain.getattr"], "details": {"domain_name": "web2"}},
+        {"user": "nobody", "actions": ["domain.start"], "details": {"domain_name": "web1"},
+         "otherwise": "deny"},
+        {"user": "nobody", "actions": ["domain.start"], "details": {"domain_name": "web2"}}]
+    code, _changed, out = playbook(tmp_path, variables)
+    assert code == 0, out
+    daemon = Polkitd(private_bus, str(rules))
+    try:
+        assert answers(private_bus, [
+            ("nobody", "domain.getattr", {"domain_name": "web1"}),
+            ("nobody", "domain.getattr", {"domain_name": "web2"}),
+            ("nobody", "domain.getattr", {"domain_name": "web3"}),
+            ("nobody", "domain.start", {"domain_name": "web1"}),
+            ("nobody", "domain.start", {"domain_name": "web2"}),  # an explicit otherwise stops
+        ]) == [True, True, False, True, False]
+    finally:
+        daemon.stop()
+
+
+GLOB_HOSTILE = 'x"); return polkit.Result.YES; //'
+
+
+def test_lists_globs_sessions_and_subjects(setup, private_bus):
+    """Each new form, enforced by polkitd: any of several values, globs (with quotes and
+    comment openers in them), several users and groups in one entry, subject.local and
+    subject.active (pkcheck's processes have no login session: neither local nor active)."""
+    require("pkcheck")
+    tmp_path, rules, _config, variables = setup
+    variables["polkit_acl_rules"] = [
+        {"user": ["daemon", "nobody"], "actions": ["domain.getattr"],
+         "details": {"domain_name": ["db1", {"glob": "web-*"}, {"glob": "c?t"}]}},
+        {"user": "nobody", "actions": ["domain.read"],
+         "details": {"domain_name": {"glob": GLOB_HOSTILE[:3] + "*"}}},
+        {"group": ["wheel", "nogroup"], "actions": ["network.getattr"]},
+        {"user": "nobody", "actions": ["network.start"], "local": True},
+        {"user": "nobody", "actions": ["network.stop"], "active": True},
+        {"user": "nobody", "actions": ["network.save"], "local": False, "active": False}]
+    code, _changed, out = playbook(tmp_path, variables)
+    assert code == 0, out
+    daemon = Polkitd(private_bus, str(rules))
+    try:
+        cases = [
+            (("nobody", "domain.getattr", {"domain_name": "db1"}), True),
+            (("daemon", "domain.getattr", {"domain_name": "db1"}), True),
+            (("daemon", "domain.getattr", {"domain_name": "db2"}), False),
+            (("nobody", "domain.getattr", {"domain_name": "web-"}), True),
+            (("nobody", "domain.getattr", {"domain_name": "web-1.example"}), True),
+            (("nobody", "domain.getattr", {"domain_name": "web1"}), False),
+            (("nobody", "domain.getattr", {"domain_name": "xweb-1"}), False),
+            (("nobody", "domain.getattr", {"domain_name": "cat"}), True),
+            (("nobody", "domain.getattr", {"domain_name": "cart"}), False),
+            (("nobody", "domain.getattr", {}), False),
+            (("nobody", "domain.read", {"domain_name": GLOB_HOSTILE}), True),
+            (("nobody", "domain.read", {"domain_name": "x'); return polkit.Result.YES; //"}),
+             False),
+            (("nobody", "domain.read", {"domain_name": 'x")'}), True),
+            (("nobody", "domain.read", {"domain_name": "x"}), False),
+            (("nobody", "network.getattr", {"network_name": "default"}), True),
+            (("daemon", "network.getattr", {"network_name": "default"}), False),
+            (("nobody", "network.start", {}), False),
+            (("nobody", "network.stop", {}), False),
+            (("nobody", "network.save", {}), True),
+        ]
+        assert answers(private_bus, [c for c, _e in cases]) == [e for _c, e in cases]
+    finally:
+        daemon.stop()
+
+
+def test_the_role_checks_its_expectations(setup, private_bus, monkeypatch):
+    """polkit_acl_expect: after installing, the role asks the running polkitd (which reloads
+    the new file) each expectation; a wrong one fails the play, naming it."""
+    tmp_path, rules, _config, variables = setup
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", private_bus.address)
+    daemon = Polkitd(private_bus, str(rules))
+    try:
+        variables["polkit_acl_rules"] = [{"user": "nobody", "actions": ["domain.getattr"],
+                                          "details": {"domain_name": ["web1", {"glob": "db*"}]}}]
+        variables["polkit_acl_expect"] = [
+            {"user": "nobody", "action": "domain.getattr", "details": {"domain_name": "web1"},
+             "expect": True},
+            {"user": "nobody", "action": "domain.getattr", "details": {"domain_name": "db7"},
+             "expect": True},
+            {"user": "nobody", "action": "domain.getattr", "details": {"domain_name": "web2"},
+             "expect": False},
+            {"user": "daemon", "action": "domain.getattr", "details": {"domain_name": "web1"},
+             "expect": False}]
+        code, changed, out = playbook(tmp_path, variables)
+        assert code == 0 and changed == 2, out
+        assert "nobody domain.getattr {\"domain_name\": \"db7\"}: yes" in out, out
+        for options in ((), ("--check", "--diff")):
+            code, changed, out = playbook(tmp_path, variables, *options)
+            assert code == 0 and changed == 0, out
+            assert "Check the policy with polkitd" in out and "skipping" not in out.split(
+                "Check the policy with polkitd")[1], out
+        variables["polkit_acl_expect_retries"] = 1
+        variables["polkit_acl_expect"].append(
+            {"user": "daemon", "action": "domain.getattr", "details": {"domain_name": "web1"},
+             "expect": True})
+        code, _changed, out = playbook(tmp_path, variables)
+        assert code != 0, out
+        assert ("org.libvirt.api.domain.getattr for daemon with details {'domain_name': 'web1'}: "
+                "polkit says not authorized, expected authorized") in out, out
+        # check mode with a rules file that would change: the old file would answer, skipped
+        variables["polkit_acl_rules"][0]["details"]["domain_name"] = "web9"
+        code, changed, out = playbook(tmp_path, variables, "--check")
+        assert code == 0 and changed == 1, out
     finally:
         daemon.stop()

@@ -37,7 +37,8 @@ eval(fs.readFileSync(process.argv[2], 'utf8'));
 var cases = JSON.parse(process.argv[3]);
 var answers = cases.map(function (c) {
   var action = {id: c.action, lookup: function (k) { return c.details[k]; }};
-  var subject = {user: c.user, isInGroup: function (g) { return c.groups.indexOf(g) >= 0; }};
+  var subject = {user: c.user, local: c.local, active: c.active,
+                 isInGroup: function (g) { return c.groups.indexOf(g) >= 0; }};
   for (var i = 0; i < rules.length; i++) {
     var r = rules[i](action, subject);
     if (r !== undefined) { return r; }
@@ -57,8 +58,8 @@ def tool(name):
     return path
 
 
-def evaluate(policy, cases):
-    text = render(policy)
+def evaluate(policy, cases, default="deny"):
+    text = render(policy, default=default)
     with tempfile.NamedTemporaryFile("w", suffix=".rules", delete=False) as handle:
         handle.write(text)
     try:
@@ -75,8 +76,9 @@ def evaluate(policy, cases):
         os.unlink(handle.name)
 
 
-def case(action, details, user="berrange", groups=()):
-    return {"action": action, "details": details, "user": user, "groups": list(groups)}
+def case(action, details, user="berrange", groups=(), local=True, active=True):
+    return {"action": action, "details": details, "user": user, "groups": list(groups),
+            "local": local, "active": active}
 
 
 def test_the_articles_examples():
@@ -90,7 +92,131 @@ def test_the_articles_examples():
              user="alice"),
         case("org.libvirt.api.domain.start", {"connect_driver": "LXC", "domain_name": "demo"}),
     ])
-    assert answers == ["yes", "no", "yes", "no", "no", "undecided", "undecided"]
+    assert answers == ["yes", "no", "yes", "no", "no", "no", "no"]
+
+
+def test_the_articles_examples_under_libvirts_defaults():
+    """polkit_acl_default: libvirt: what no entry grants is left to libvirt's policy."""
+    answers = evaluate(ARTICLE, [
+        case("org.libvirt.api.connect.getattr", {"connect_driver": "QEMU"}),
+        case("org.libvirt.api.connect.getattr", {"connect_driver": "LXC"}),
+        case("org.libvirt.api.domain.getattr", {"connect_driver": "LXC", "domain_name": "demo"},
+             user="alice"),
+    ], default="libvirt")
+    assert answers == ["yes", "undecided", "undecided"]
+
+
+def test_entries_fall_through():
+    """The first-match trap: two entries for one user and action with different domains both
+    apply; what neither grants is refused by the lock-down."""
+    policy = [{"user": "alice", "actions": ["domain.getattr"], "details": {"domain_name": "web1"}},
+              {"user": "alice", "actions": ["domain.getattr"], "details": {"domain_name": "web2"}}]
+    answers = evaluate(policy, [
+        case("org.libvirt.api.domain.getattr", {"domain_name": "web1"}, user="alice"),
+        case("org.libvirt.api.domain.getattr", {"domain_name": "web2"}, user="alice"),
+        case("org.libvirt.api.domain.getattr", {"domain_name": "db1"}, user="alice"),
+        case("org.libvirt.api.domain.getattr", {"domain_name": "web1"}, user="bob"),
+        case("org.freedesktop.other", {}, user="bob"),
+    ])
+    assert answers == ["yes", "yes", "no", "no", "undecided"]
+
+
+def test_otherwise_deny_still_stops_at_the_entry():
+    policy = [{"user": "alice", "actions": ["domain.getattr"], "details": {"domain_name": "web1"},
+               "otherwise": "deny"},
+              {"user": "alice", "actions": ["domain.getattr"], "details": {"domain_name": "web2"}}]
+    answers = evaluate(policy, [
+        case("org.libvirt.api.domain.getattr", {"domain_name": "web1"}, user="alice"),
+        case("org.libvirt.api.domain.getattr", {"domain_name": "web2"}, user="alice"),
+    ], default="libvirt")
+    assert answers == ["yes", "no"]
+
+
+def test_any_of_values_globs_and_subjects():
+    policy = [{"user": ["alice", "bob"], "actions": ["domain.getattr"],
+               "details": {"domain_name": ["web1", {"glob": "db-*"}, {"glob": "c?t"}]}},
+              {"group": ["ops", "dev"], "actions": ["domain.start"], "local": True, "active": True},
+              {"user": "carol", "actions": ["domain.stop"], "local": False}]
+    getattr_ = "org.libvirt.api.domain.getattr"
+    answers = evaluate(policy, [
+        case(getattr_, {"domain_name": "web1"}, user="alice"),
+        case(getattr_, {"domain_name": "web1"}, user="bob"),
+        case(getattr_, {"domain_name": "web1"}, user="carol"),
+        case(getattr_, {"domain_name": "web2"}, user="bob"),
+        case(getattr_, {"domain_name": "db-"}, user="bob"),
+        case(getattr_, {"domain_name": "db-main"}, user="bob"),
+        case(getattr_, {"domain_name": "xdb-main"}, user="bob"),
+        case(getattr_, {"domain_name": "cat"}, user="bob"),
+        case(getattr_, {"domain_name": "ct"}, user="bob"),
+        case(getattr_, {"domain_name": "caat"}, user="bob"),
+        case(getattr_, {}, user="bob"),
+        case("org.libvirt.api.domain.start", {}, user="x", groups=["dev"]),
+        case("org.libvirt.api.domain.start", {}, user="x", groups=["dev"], active=False),
+        case("org.libvirt.api.domain.start", {}, user="x", groups=["dev"], local=False),
+        case("org.libvirt.api.domain.start", {}, user="x", groups=["other"]),
+        case("org.libvirt.api.domain.stop", {}, user="carol", local=False),
+        case("org.libvirt.api.domain.stop", {}, user="carol", local=True),
+    ])
+    assert answers == ["yes", "yes", "no", "no", "yes", "yes", "no", "yes", "no", "no", "no",
+                       "yes", "no", "no", "no", "yes", "no"]
+
+
+GLOB_CASES = [
+    ("web-*", "web-", True), ("web-*", "web-1", True), ("web-*", "web", False),
+    ("web-*", "xweb-1", False), ("*", "", True), ("*", "anything", True),
+    ("a*b*c", "abc", True), ("a*b*c", "aXbYc", True), ("a*b*c", "acb", False),
+    ("a*b*c", "abcbc", True), ("a*b*c", "abcb", False), ("*a", "bbba", True),
+    ("?", "", False), ("?", "\u00e9", True), ("??", "\u00e9", False), ("a?c", "a*c", True),
+    ("*.*", "a.b", True), ("*.*", "ab", False), ("web[1]", "web1", False),
+    ("web[1]", "web[1]", True), ("x\\*", "x\\yz", True), ("**a**", "a", True),
+    ('x"*', 'x"); return polkit.Result.YES; //', True),
+    ('x"*', "x'); return polkit.Result.YES; //", False),
+    ("*/", "*/ return polkit.Result.YES; /*", False),
+]
+
+
+def test_globs_match_like_fnmatch():
+    """The JavaScript glob against the expected answers, and those against Python's
+    fnmatchcase for patterns without brackets (brackets are literal in polkit_acl's globs).
+    One entry per case, each for a user of its own."""
+    import fnmatch  # pylint: disable=import-outside-toplevel
+    policy = [{"user": "u%d" % index, "actions": ["domain.getattr"],
+               "details": {"domain_name": {"glob": pattern}}}
+              for index, (pattern, _value, _expected) in enumerate(GLOB_CASES)]
+    answers = evaluate(policy, [
+        case("org.libvirt.api.domain.getattr", {"domain_name": value}, user="u%d" % index)
+        for index, (_pattern, value, _expected) in enumerate(GLOB_CASES)])
+    assert answers == ["yes" if expected else "no" for _p, _v, expected in GLOB_CASES]
+    for pattern, value, expected in GLOB_CASES:
+        if "[" not in pattern:
+            assert fnmatch.fnmatchcase(value, pattern) is expected, (pattern, value)
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"user": "u", "actions": ["domain.getattr"], "details": {"domain_name": []}},
+     "polkit_acl_rules[0].details.domain_name: is an empty list"),
+    ({"user": [], "actions": ["domain.getattr"]}, "polkit_acl_rules[0].user: is an empty list"),
+    ({"user": "u", "actions": ["domain.getattr"], "details": {"domain_name": {"regex": "x"}}},
+     "polkit_acl_rules[0].details.domain_name: a pattern is {glob: PATTERN}"),
+    ({"user": "u", "actions": ["domain.getattr"],
+      "details": {"domain_name": {"glob": "x", "other": "y"}}}, "a pattern is {glob: PATTERN}"),
+])
+def test_bad_lists_and_patterns(entry, message):
+    with pytest.raises(AclError) as info:
+        render([entry])
+    assert message in str(info.value)
+
+
+def test_deny_default_rule_and_choice():
+    text = render([])
+    assert 'if (action.id.indexOf("org.libvirt.api.") === 0) {' in text
+    assert "return polkit.Result.NO;" in text
+    assert "polkit.Result" not in render([], default="libvirt")
+    with pytest.raises(AclError) as info:
+        render([], default="allow")
+    assert "polkit_acl_default: 'allow' is not one of deny, libvirt" in str(info.value)
+    with pytest.raises(vocabulary.InvalidValue):
+        render([], default=None)
 
 
 def test_rendering_is_readable():
@@ -152,8 +278,16 @@ def test_values_the_engine_cannot_compare_are_refused(value, message):
 @pytest.mark.parametrize("entry, message", [
     ({"user": "u", "actions": ["domain.getattr"], "details": {"domain_name": None}},
      "polkit_acl_rules[0].details.domain_name: None is a null, not a string"),
-    ({"user": "u", "actions": ["domain.getattr"], "details": {"domain_name": ["web1", "web2"]}},
-     "polkit_acl_rules[0].details.domain_name: ['web1', 'web2'] is a list, not a string"),
+    ({"user": "u", "actions": ["domain.getattr"], "details": {"domain_name": ["web1", None]}},
+     "polkit_acl_rules[0].details.domain_name[1]: None is a null, not a string, {glob: PATTERN}"),
+    ({"user": "u", "actions": ["domain.getattr"], "details": {"domain_name": {"glob": 5}}},
+     "polkit_acl_rules[0].details.domain_name.glob: 5 is a int, not a string"),
+    ({"user": "u", "actions": ["domain.getattr"], "details": {"domain_name": ["a\u2028"]}},
+     "polkit_acl_rules[0].details.domain_name[0]: 'a\\u2028' contains a control character"),
+    ({"user": "u", "actions": ["domain.getattr"], "local": "yes"},
+     "polkit_acl_rules[0].local: 'yes' is a str, not a bool"),
+    ({"user": "u", "actions": ["domain.getattr"], "active": 1},
+     "polkit_acl_rules[0].active: 1 is a int, not a bool"),
     ({"user": "u", "actions": ["domain.getattr"], "details": {"domain_name": 5}},
      "polkit_acl_rules[0].details.domain_name: 5 is a int, not a string"),
     ({"user": "u", "actions": ["domain.getattr"], "details": {"domain_name": True}},
@@ -164,8 +298,10 @@ def test_values_the_engine_cannot_compare_are_refused(value, message):
      "polkit_acl_rules[0].details: None is a null, not a mapping"),
     ({"user": None, "actions": ["domain.getattr"]},
      "polkit_acl_rules[0].user: None is a null, not a string"),
-    ({"user": ["a", "b"], "actions": ["domain.getattr"]},
-     "polkit_acl_rules[0].user: ['a', 'b'] is a list, not a string"),
+    ({"user": ["a", None], "actions": ["domain.getattr"]},
+     "polkit_acl_rules[0].user[1]: None is a null, not a string"),
+    ({"group": {"a": 1}, "actions": ["domain.getattr"]},
+     "polkit_acl_rules[0].group: {'a': 1} is a dict, not a string"),
     ({"group": 0, "actions": ["domain.getattr"]},
      "polkit_acl_rules[0].group: 0 is a int, not a string"),
     ({"user": "u\u2028", "actions": ["domain.getattr"]},
@@ -242,7 +378,7 @@ def test_groups_results_and_undecided():
         case("org.libvirt.api.domain.start", {"domain_name": "db1"}, groups=["virt-ops"]),
         case("org.libvirt.api.domain.stop", {"domain_name": "db1"}, groups=["virt-ops"]),
     ])
-    assert answers == ["yes", "auth_admin", "undecided"]
+    assert answers == ["yes", "auth_admin", "no"]
 
 
 @pytest.mark.parametrize("entry, message", [
