@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from harness import Firewalld, checkout, require, run, run_module
+from harness import Firewalld, checkout, exact_state, require, run, run_module
 
 HOST_ADDRESS, CONTROLLER_ADDRESS, PORT = "10.77.0.1", "10.77.0.2", 2222
 SSHD_CONFIG = """Port {port}
@@ -289,3 +289,64 @@ def test_firewalld_change_is_reverted_or_confirmed(netns, private_bus):  # pylin
         assert "8445/tcp" in ports("public")
     finally:
         daemon.stop()
+
+
+def wait_for_revert(revert_id, env=None):
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        status = run_module("firewall_confirm", dict(id=revert_id, action="status"), env=env)
+        if status["status"] != "armed":
+            return status
+        time.sleep(0.2)
+    return status
+
+
+@pytest.mark.parametrize("backend", ["iptables", "nftables"])
+def test_virt_network_revert_restores_the_exact_state(netns, backend):  # pylint: disable=unused-argument
+    """A network added beside another and one reinstalled: the revert gives back the
+    namespace's netfilter state exactly (the undo of the base chains or table included)."""
+    from test_virt_network_firewall import host, xml  # pylint: disable=import-outside-toplevel
+    host()
+    run("ip", "link", "add", "virbr1", "type", "bridge")
+    # The tables exist before (iptables-nft makes them on first use; a revert leaves them, empty).
+    for tool in ("iptables", "ip6tables"):
+        for table in ("filter", "nat", "mangle"):
+            run(tool, "-w", "-t", table, "-N", "VK_TOUCH")
+            run(tool, "-w", "-t", table, "-X", "VK_TOUCH")
+    other = {"name": "other", "bridge": "virbr1", "forward_mode": "nat",
+             "ips": [{"address": "10.7.0.1", "prefix": 24, "dhcp": True}]}
+    for existing in ([], [other]):
+        if existing:
+            assert run_module("virt_network_firewall", {"backend": backend,
+                                                        "networks": existing})["changed"]
+        before = exact_state()
+        armed = run_module("virt_network_firewall", {
+            "backend": backend, "confirm_timeout": 1,
+            "networks": [{"xml": xml("nat-many-ips")}]})
+        assert armed["changed"] and armed["revert"]["armed"], armed
+        assert exact_state() != before
+        assert wait_for_revert(armed["revert"]["id"])["status"] == "reverted"
+        after = exact_state()
+        if backend == "iptables":
+            # iptables-nft makes a table's built-in chains when first used and leaves them
+            # (empty, policy accept): the save tools' view and every chain's rules compare.
+            after, before = (after[0], after[2]), (before[0], before[2])
+        assert after == before
+
+
+def test_nwfilter_binding_revert_restores_the_exact_state(netns):  # pylint: disable=unused-argument
+    """A binding replaced (build beside, swap): the revert swaps the old filters back."""
+    from test_nwfilter_binding import MAC, firewall_state, with_taps  # pylint: disable=import-outside-toplevel
+    with_taps("vnet0", "vnet1")
+
+    def bind(interface, address):
+        return {"interface": interface, "mac": MAC, "filter": "clean-traffic",
+                "parameters": {"IP": address}}
+    run_module("nwfilter_binding", {"backend": "iptables", "bindings": [bind("vnet0", "10.0.0.5")]})
+    before = firewall_state()
+    armed = run_module("nwfilter_binding", {
+        "backend": "iptables", "confirm_timeout": 1,
+        "bindings": [bind("vnet0", "10.0.0.9"), bind("vnet1", "10.0.0.7")]})
+    assert armed["changed"] and armed["revert"]["armed"], armed
+    assert wait_for_revert(armed["revert"]["id"])["status"] == "reverted"
+    assert firewall_state() == before

@@ -77,13 +77,18 @@ def _result_path(directory, revert_id):
 
 
 def recorded_undo(firewalls):
-    """The undo of what the applied ``firewalls`` did, as [[layer, [args...]]] in the order to
-    run it: newest firewall and group first, each group's rollback as the engine recorded it
-    (auto_rollback groups: exact inverses; deletions carry their re-insertion at its place)."""
+    """The undo of what the applied ``firewalls`` did, as [[layer, [args...]] (+ ["once"])] in
+    the order to run it: newest firewall and group first, each group's rollback as the engine
+    would run it (auto_rollback groups: exact inverses; deletions carry their re-insertion at
+    its place; "once": a planner's own rollback rule, not retried)."""
     undo = []
     for fw in reversed(firewalls):
         for group in reversed(fw._groups):  # pylint: disable=protected-access
-            undo.extend([rule.layer, list(rule.args)] for rule in group.rollback)
+            for rule in group.rollback:
+                # A rollback rule written by the planner (not an undo the engine recorded) is
+                # not retried when it fails: it is right whatever part of its group ran, and a
+                # retry could undo what a later rule put back.
+                undo.append([rule.layer, list(rule.args)] + ([] if rule.is_undo else ["once"]))
     return undo
 
 
@@ -234,7 +239,11 @@ def apply_undo(data, backend=None):
     fw = Firewall(backend or data["backend"], batch=data.get("batch", True),
                   bus_address=data.get("bus_address"))
     group = fw.start_transaction(auto_rollback=True)
-    group.rollback = [Rule.undo(layer, args) for layer, args in data["undo"]]
+    group.rollback = []
+    for entry in data["undo"]:
+        rule = Rule.undo(entry[0], entry[1])
+        rule.is_undo = entry[2:] != ["once"]
+        group.rollback.append(rule)
     try:
         failed = fw._roll_back([group])  # pylint: disable=protected-access
     finally:

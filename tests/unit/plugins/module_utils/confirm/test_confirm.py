@@ -144,3 +144,20 @@ def test_detached_reverter_outlives_its_parent(tmp_path):
         time.sleep(0.05)
     assert _confirm.status(revert["id"], str(tmp_path))["status"] == "reverted"
     assert int(marker.read_text()) not in (os.getsid(0), pid)  # a session of its own
+
+
+def test_planner_rollback_rules_run_once():
+    """A planner's own rollback rule (right whatever part of its group ran) is journalled as
+    such and not retried: a retry could undo what a later rule of the revert put back."""
+    fw = Firewall(IptablesBackend(FakeRunner(), batch=False))
+    fw.start_transaction()
+    fw.add_rule("ipv4", "-t", "filter", "-N", "X")
+    fw.start_rollback()
+    fw.add_rule("ipv4", "-t", "filter", "-D", "INPUT", "-j", "X")
+    fw.apply()
+    undo = _confirm.recorded_undo([fw])
+    assert undo == [["ipv4", ["-t", "filter", "-D", "INPUT", "-j", "X"], "once"]]
+    runner = FakeRunner(fail=lambda argv, text: "no such rule")
+    failed = _confirm.apply_undo(dict(backend="iptables", undo=undo),
+                                 IptablesBackend(runner, batch=False))
+    assert len(runner.calls) == 1 and failed == []
