@@ -192,6 +192,29 @@ def test_globs_match_like_fnmatch():
             assert fnmatch.fnmatchcase(value, pattern) is expected, (pattern, value)
 
 
+def test_globs_agree_with_fnmatch_on_random_cases():
+    """300 random patterns and values over a small alphabet (stars and question marks in
+    runs), answered by the rules in node and by Python's fnmatchcase."""
+    import fnmatch  # pylint: disable=import-outside-toplevel
+    import random  # pylint: disable=import-outside-toplevel
+    rng = random.Random(16)
+    cases = []
+    for _case in range(300):
+        pattern = "".join(rng.choice("ab*?.") for _char in range(rng.randint(0, 7)))
+        value = "".join(rng.choice("ab.") for _char in range(rng.randint(0, 8)))
+        cases.append((pattern or "*", value or "a"))
+    policy = [{"user": "u%d" % index, "actions": ["domain.getattr"],
+               "details": {"domain_name": {"glob": pattern}}}
+              for index, (pattern, _value) in enumerate(cases)]
+    answers = evaluate(policy, [
+        case("org.libvirt.api.domain.getattr", {"domain_name": value}, user="u%d" % index)
+        for index, (_pattern, value) in enumerate(cases)])
+    expected = ["yes" if fnmatch.fnmatchcase(value, pattern) else "no"
+                for pattern, value in cases]
+    assert answers == expected
+    assert 40 < expected.count("yes") < 260
+
+
 @pytest.mark.parametrize("entry, message", [
     ({"user": "u", "actions": ["domain.getattr"], "details": {"domain_name": []}},
      "polkit_acl_rules[0].details.domain_name: is an empty list"),
