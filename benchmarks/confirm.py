@@ -15,6 +15,7 @@ import json
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +25,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 sys.path.insert(0, os.path.join(HERE, "..", "build", "collections"))
 
 # pylint: disable=wrong-import-position
-from test_confirmed_changes import SshHost, play  # noqa: E402
+from test_confirmed_changes import HOST_ADDRESS, PORT, SshHost, play  # noqa: E402
 
 
 def tasks(count, offset, confirm):
@@ -39,6 +40,19 @@ def tasks(count, offset, confirm):
     return text
 
 
+def ssh_floor(directory, controller, repeat=5):
+    """A new SSH connection that runs ``true``, alone: the floor of a confirmation."""
+    times = []
+    for _repeat in range(repeat):
+        started = time.monotonic()
+        subprocess.run(["ip", "netns", "exec", controller, "ssh", "-o", "ControlMaster=no",
+                        "-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no",
+                        "-o", "LogLevel=ERROR", "-i", os.path.join(directory, "ssh", "id"),
+                        "-p", str(PORT), "root@" + HOST_ADDRESS, "true"], check=True)
+        times.append(time.monotonic() - started)
+    return statistics.median(times)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=10)
@@ -47,6 +61,7 @@ def main():
     results = {}
     with tempfile.TemporaryDirectory() as directory:
         with SshHost(directory) as (_host, controller, inventory):
+            floor = ssh_floor(directory, controller)
             run = 0
             for pipelining in ("False", "True"):
                 for confirm in (False, True):
@@ -76,6 +91,8 @@ def main():
             "%+.3f s" % (confirmed[0] - plain), "%.3f s" % confirmed[1]))
         report[pipelining] = dict(unconfirmed=plain, confirmed=confirmed[0],
                                   confirm_seconds=confirmed[1])
+    print("a new SSH connection running true, alone: %.3f s" % floor)
+    report["ssh_floor"] = floor
     print(json.dumps(report, sort_keys=True))
 
 
