@@ -387,6 +387,22 @@ def test_js_string_reads_back_as_the_same_string(values):
     assert json.loads(out.decode("utf-8")) == values
 
 
+@settings(max_examples=15, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=0xFFFF, blacklist_characters="*?",
+                                      blacklist_categories=("Cs", "Cc", "Zl", "Zp")),
+               min_size=1, max_size=40))
+def test_glob_text_is_only_text(text):
+    """Any BMP text in a glob (quotes, backslashes, regex syntax, non-ASCII) is acorn-clean ES5
+    and matches only itself: ``TEXT*`` takes what starts with TEXT and nothing else."""
+    policy = [{"user": "u", "actions": ["domain.getattr"],
+               "details": {"domain_name": {"glob": text + "*"}}}]
+    values = (text, text + "x*", "x" + text, text[:-1], text.upper())
+    answers = evaluate(policy, [
+        case("org.libvirt.api.domain.getattr", {"domain_name": value}, user="u")
+        for value in values])
+    assert answers == ["yes" if value.startswith(text) else "no" for value in values]
+
+
 def test_js_string_takes_strings_only():
     with pytest.raises(TypeError):
         js_string(None)
