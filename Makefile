@@ -14,7 +14,8 @@ PYTEST_ARGS ?=
 APT_PACKAGES := iptables nftables ebtables iproute2 dbus firewalld python3-firewall shellcheck \
 	libvirt-daemon libvirt-daemon-config-nwfilter libvirt-clients polkitd pkexec node-acorn nodejs \
 	podman crun fuse-overlayfs slirp4netns uidmap debootstrap osinfo-db libxml2-utils \
-	libvirt-daemon-driver-lxc libvirt-dev pkg-config gcc dnf rpm createrepo-c busybox-static
+	libvirt-daemon-driver-lxc libvirt-dev pkg-config gcc dnf rpm createrepo-c busybox-static \
+	openssh-server
 
 export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
@@ -168,6 +169,7 @@ bench: deps $(BUILD)/venv-bench-posix/stamp $(BUILD)/venv-bench-dbusfast/stamp \
 	$(VENV)/bin/python benchmarks/virt_networks.py
 	$(VENV)/bin/python benchmarks/nwfilter.py
 	$(VENV)/bin/python benchmarks/firewalld.py
+	$(VENV)/bin/python benchmarks/confirm.py
 
 clean:
 	rm -rf $(BUILD) tests/output

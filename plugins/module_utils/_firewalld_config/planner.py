@@ -49,6 +49,7 @@ def plain(value):
 
 _PLURAL = {"zone": "zones", "policy": "policies"}
 
+
 class Call(object):
     def __init__(self, interface, member, signature="", body=None, path=PATH):
         self.interface = interface
