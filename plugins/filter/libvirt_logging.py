@@ -38,6 +38,23 @@ options:
         them as libvirt takes them elsewhere (C(virt-admin daemon-log-outputs) arguments).
     type: bool
     default: true
+  clear:
+    description:
+      - C(filters) and/or C(outputs) to remove from the configuration (back to libvirt's
+        default); with O(current).
+    type: list
+    elements: str
+  current:
+    description:
+      - The configuration file's current text. Given, the filter returns the role's plan
+        instead of the values (see RV(_value)).
+    type: str
+  daemon_filters:
+    description: C(virt-admin daemon-log-filters) output (the running daemon's filters), with O(current).
+    type: str
+  daemon_outputs:
+    description: C(virt-admin daemon-log-outputs) output, with O(current).
+    type: str
 author:
   - virtkit.host contributors (@virtkit)
 """
@@ -53,6 +70,11 @@ _value:
   description:
     - libvirtd.conf keys and values (C(log_filters), C(log_outputs), C(log_level), C(log_buffer_size)).
     - Empty filters or outputs leave their key out.
+    - With O(current), the plan instead - C(config) the file's new text (each key written
+      where libvirt reads it, its first uncommented line, and only there), C(differs) (whether it changes),
+      C(runtime) the values virt-admin must set for the running daemon to match (only those
+      that differ; empty resets to libvirt's default) and C(restart) the reasons a restart is
+      needed (a changed C(log_level)).
   type: dict
 """
 
@@ -60,13 +82,18 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
 from ansible_collections.virtkit.host.plugins.plugin_utils._libvirt_logging import (
+    plan,
     settings,
     values,
 )
 
 
-def libvirt_logging(filters, outputs=(), level=None, version=None, quoted=True):
+def libvirt_logging(filters, outputs=(), level=None, version=None, quoted=True, clear=None,
+                    current=None, daemon_filters=None, daemon_outputs=None):
     try:
+        if current is not None:
+            return plan(current, level, filters, outputs, version, clear, daemon_filters,
+                        daemon_outputs)
         return (settings if quoted else values)(level, filters, outputs, version)
     except vocabulary.InvalidValue as exc:
         raise AnsibleFilterError(str(exc))

@@ -178,3 +178,136 @@ def settings(level=None, filters=(), outputs=(), version_text=None):
     :func:`conf_string`)."""
     return {key: conf_string(value, key) if key in ("log_filters", "log_outputs") else value
             for key, value in values(level, filters, outputs, version_text).items()}
+
+
+# Keys the role manages, and what clearing each one means.
+CLEARABLE = {"filters": "log_filters", "outputs": "log_outputs"}
+
+
+def clear_keys(clear, filters, outputs):
+    """The libvirtd.conf keys ``libvirt_logging_clear`` removes (back to libvirt's default); a
+    key both cleared and given is refused."""
+    if clear is None:
+        clear = []
+    if not isinstance(clear, list):
+        raise LoggingSettingsError("libvirt_logging_clear", clear,
+                                   "is a %s, not a list" % _kind(clear))
+    keys = []
+    for index, name in enumerate(clear):
+        where = "libvirt_logging_clear[%d]" % index
+        vocabulary.text(name, where, 16)
+        vocabulary.one_of(name, where, tuple(CLEARABLE))
+        given = filters if name == "filters" else outputs
+        if given:
+            raise LoggingSettingsError(where, name, "clears the %s that libvirt_logging_%s sets "
+                                                    "(give one or the other)" % (name, name))
+        keys.append(CLEARABLE[name])
+    return keys
+
+
+def _key_line(key):
+    return re.compile(r"\A\s*%s\s*=" % re.escape(key))
+
+
+def _example_line(key):
+    return re.compile(r"\A\s*#\s*%s\s*=" % re.escape(key))
+
+
+def config_text(current, wanted, clear=()):
+    """libvirtd.conf's text with ``wanted`` ({key: value text}) set and the keys of ``clear``
+    removed. libvirt reads the first uncommented line of a key (measured with libvirtd 9.0: of
+    two log_filters lines the first applies), so a key is written in place of its first line and
+    its other lines are removed; a key the file lacks goes after its first commented example
+    (the stock file has one for each), else at the end."""
+    lines = current.splitlines(True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    for key, value in wanted.items():
+        line = "%s = %s\n" % (key, value)
+        active = [index for index, text in enumerate(lines) if _key_line(key).match(text)]
+        if active:
+            lines[active[0]] = line
+            lines = [text for index, text in enumerate(lines) if index not in active[1:]]
+            continue
+        examples = [index for index, text in enumerate(lines) if _example_line(key).match(text)]
+        if examples:
+            lines.insert(examples[0] + 1, line)
+        else:
+            lines.append(line)
+    for key in clear:
+        lines = [text for text in lines if not _key_line(key).match(text)]
+    return "".join(lines)
+
+
+def configured(current, key):
+    """The value text of a key as libvirt reads it (its first uncommented line), or None."""
+    for text in current.splitlines():
+        if _key_line(key).match(text):
+            return text.split("=", 1)[1].strip()
+    return None
+
+
+def daemon_words(text):
+    """The words of ``virt-admin daemon-log-filters`` / ``daemon-log-outputs`` output."""
+    found = []
+    for line in (text or "").splitlines():
+        if ":" in line and line.strip().startswith("Logging "):
+            found.extend(line.split(":", 1)[1].split())
+    return found
+
+
+def filter_words(value):
+    """Filters as the daemon reports them: libvirt 4.4.0 on matches globs and shows each
+    match between ``*`` (``1:qemu`` reads back as ``1:*qemu*``)."""
+    words = []
+    for word in value.split():
+        level, match = word.split(":", 1)
+        words.append("%s:*%s*" % (level, match.lstrip("+")))
+    return words
+
+
+# The output libvirt takes when it has none set: exactly one, to stderr, journald or its file.
+_DEFAULT_OUTPUT = re.compile(r"\A[1-4]:(stderr|journald|file:/var/log/libvirt/\S+)\Z")
+
+
+def runtime_changes(wanted, clear, daemon_filters, daemon_outputs):
+    """What virt-admin must set for the running daemon to log as wanted: {key: value} for
+    log_filters / log_outputs whose daemon value differs (an empty value resets the daemon to
+    libvirt's default). ``daemon_filters`` and ``daemon_outputs`` are virt-admin's output, None
+    when not read."""
+    changes = {}
+    if daemon_filters is not None:
+        current = daemon_words(daemon_filters)
+        if "log_filters" in wanted and current != filter_words(wanted["log_filters"]):
+            changes["log_filters"] = wanted["log_filters"]
+        elif "log_filters" in clear and current:
+            changes["log_filters"] = ""
+    if daemon_outputs is not None:
+        current = daemon_words(daemon_outputs)
+        if "log_outputs" in wanted and current != wanted["log_outputs"].split():
+            changes["log_outputs"] = wanted["log_outputs"]
+        elif "log_outputs" in clear and not (len(current) == 1
+                                             and _DEFAULT_OUTPUT.match(current[0])):
+            changes["log_outputs"] = ""
+    return changes
+
+
+def plan(current, level=None, filters=(), outputs=(), version_text=None, clear=None,
+         daemon_filters=None, daemon_outputs=None):
+    """Everything the role does, from the configuration's current text and (when read) the
+    daemon's settings: {"config": new text, "runtime": {key: virt-admin value},
+    "restart": [reasons a restart is needed]}."""
+    wanted = values(level, filters, outputs, version_text)
+    keys = clear_keys(clear, filters, outputs)
+    written = {key: conf_string(value, key) if key in ("log_filters", "log_outputs") else value
+               for key, value in wanted.items()}
+    text = config_text(current, written, keys)
+    restart = []
+    if "log_level" in wanted and configured(current, "log_level") != wanted["log_level"]:
+        restart.append("log_level %s (was %s): virt-admin cannot set the default level, and "
+                       "outputs left to libvirt's default take their priority from it; restart "
+                       "the daemon" % (wanted["log_level"],
+                                       configured(current, "log_level") or "libvirt's default"))
+    return {"config": text, "differs": text != current,
+            "runtime": runtime_changes(wanted, keys, daemon_filters, daemon_outputs),
+            "restart": restart}

@@ -8,6 +8,8 @@ import pytest
 
 from harness import LibvirtNwfilterd, run_playbook
 
+from ansible_collections.virtkit.host.plugins.plugin_utils._libvirt_logging import daemon_words
+
 PLAY = """
 - hosts: localhost
   connection: local
@@ -56,22 +58,170 @@ def test_settings_reach_the_daemon_and_change_at_run_time(tmp_path, netns):  # p
                                                    "ident": "virtkit"}])
         written = config.read_text()
         code, changed, out = playbook(tmp_path, variables, "--check")
-        assert code == 0 and changed == 3, out  # check mode counts the run-time changes too
+        assert code == 0 and changed == 2, out  # check mode counts the run-time change too
         # Check mode set on the play (not on the command line) changes nothing either.
         code, changed, out = run_playbook(tmp_path, PLAY.replace("gather_facts: false",
                                                                  "gather_facts: false\n  check_mode: true"),
                                           variables)
-        assert code == 0 and changed == 3, out
+        assert code == 0 and changed == 2, out
         assert config.read_text() == written
         assert "1:*util.firewall* 3:*qemu*" in daemon.admin("daemon-log-filters")
         assert "1:file:" in daemon.admin("daemon-log-outputs")
         code, changed, out = playbook(tmp_path, variables)
-        assert code == 0 and changed == 3, out  # written, filters applied, outputs applied
+        assert code == 0 and changed == 2, out  # written; filters and outputs applied
         assert "2:*rpc*" in daemon.admin("daemon-log-filters")
         assert "2:syslog:virtkit" in daemon.admin("daemon-log-outputs")
         code, changed, out = playbook(tmp_path, variables)
         assert code == 0 and changed == 0, out
         assert daemon.proc.poll() is None  # never restarted
+    finally:
+        daemon.stop()
+
+
+def test_libvirt_reads_the_first_line_of_a_key_and_the_role_writes_it_there(tmp_path, netns):  # pylint: disable=unused-argument
+    """Measured first: libvirtd given two log_filters (log_outputs, log_level) lines takes the
+    first. The role writes a key on its first uncommented line and removes the others, so the
+    daemon started on the file runs with the role's value."""
+    daemon = LibvirtNwfilterd(extra_config='log_filters = "1:first"\nlog_filters = "2:second"\n'
+                                           'log_outputs = "4:stderr"\nlog_outputs = "3:stderr"\n',
+                              command_log=False)
+    try:
+        assert daemon_words(daemon.admin("daemon-log-filters")) == ["1:*first*"]
+        assert daemon_words(daemon.admin("daemon-log-outputs")) == ["4:stderr"]
+    finally:
+        daemon.stop()
+    daemon = LibvirtNwfilterd(extra_config="log_level = 4\nlog_level = 3\n", command_log=False)
+    try:  # the default output takes log_level's priority
+        assert daemon_words(daemon.admin("daemon-log-outputs")) == ["4:stderr"]
+    finally:
+        daemon.stop()
+    config = tmp_path / "logging.conf"
+    config.write_text('#log_filters = "3:remote"\nlog_filters = "1:old"\n# more\n'
+                      'log_filters = "2:older"\n#log_outputs = "3:syslog:libvirtd"\n')
+    variables = {"libvirt_logging_config": str(config), "libvirt_logging_apply_runtime": False,
+                 "libvirt_logging_filters": [{"level": 2, "match": "rpc"}],
+                 "libvirt_logging_outputs": [{"level": 4, "type": "stderr"}]}
+    code, changed, out = playbook(tmp_path, variables, "--check", "--diff")
+    assert code == 0 and changed == 1 and '-log_filters = "2:older"' in out, out
+    code, changed, out = playbook(tmp_path, variables)
+    assert code == 0 and changed == 1, out
+    assert config.read_text() == ('#log_filters = "3:remote"\nlog_filters = "2:rpc"\n# more\n'
+                                  '#log_outputs = "3:syslog:libvirtd"\nlog_outputs = "4:stderr"\n')
+    code, changed, out = playbook(tmp_path, variables)
+    assert code == 0 and changed == 0, out
+    daemon = LibvirtNwfilterd(extra_config=config.read_text(), command_log=False)
+    try:
+        assert daemon_words(daemon.admin("daemon-log-filters")) == ["2:*rpc*"]
+    finally:
+        daemon.stop()
+
+
+def test_a_daemon_left_behind_is_brought_in_line(tmp_path, netns):  # pylint: disable=unused-argument
+    """The file already says what is wanted but the daemon runs with something else (an earlier
+    run had libvirt_logging_apply_runtime off, or its apply failed): the role compares and
+    applies; check mode reads the daemon, reports and changes nothing."""
+    config = tmp_path / "logging.conf"
+    config.write_text('log_filters = "3:remote"\nlog_outputs = "4:stderr"\n')
+    daemon = LibvirtNwfilterd(extra_config=config.read_text(), command_log=False)
+    try:
+        variables = {"libvirt_logging_config": str(config), "libvirt_logging_apply_runtime": False,
+                     "libvirt_logging_admin_uri": daemon.admin_uri,
+                     "libvirt_logging_filters": [{"level": 2, "match": "rpc"}],
+                     "libvirt_logging_outputs": [{"level": 3, "type": "stderr"}]}
+        code, changed, out = playbook(tmp_path, variables)
+        assert code == 0 and changed == 1, out  # written only
+        written = config.read_text()
+        variables["libvirt_logging_apply_runtime"] = True
+        for options in (("--check",), ("--check", "--diff")):
+            code, changed, out = playbook(tmp_path, variables, *options)
+            assert code == 0 and changed == 1, out
+            assert "item=log_filters" in out and "item=log_outputs" in out, out
+        assert daemon_words(daemon.admin("daemon-log-filters")) == ["3:*remote*"]
+        assert daemon_words(daemon.admin("daemon-log-outputs")) == ["4:stderr"]
+        code, changed, out = playbook(tmp_path, variables)
+        assert code == 0 and changed == 1, out  # applied, file untouched
+        assert config.read_text() == written
+        assert daemon_words(daemon.admin("daemon-log-filters")) == ["2:*rpc*"]
+        assert daemon_words(daemon.admin("daemon-log-outputs")) == ["3:stderr"]
+        # Drift by hand is noticed too, and only what differs is applied.
+        daemon.admin("daemon-log-filters", "1:qemu")
+        code, changed, out = playbook(tmp_path, variables)
+        assert code == 0 and changed == 1 and "item=log_outputs" not in out, out
+        assert daemon_words(daemon.admin("daemon-log-filters")) == ["2:*rpc*"]
+        code, changed, out = playbook(tmp_path, variables)
+        assert code == 0 and changed == 0, out
+        assert daemon.proc.poll() is None
+    finally:
+        daemon.stop()
+    # A daemon that does not answer fails the play, naming what to do.
+    code, _changed, out = playbook(tmp_path, variables)
+    assert code != 0 and "is the daemon running?" in out, out
+
+
+def test_log_level_needs_a_restart_and_says_so(tmp_path, netns):  # pylint: disable=unused-argument
+    """virt-admin cannot set log_level: the running daemon keeps the old one (its default
+    output's priority shows it) until it restarts. The role says RESTART NEEDED, records it,
+    and restarts only when asked (check mode: reports)."""
+    config = tmp_path / "logging.conf"
+    config.write_text("log_level = 3\n")
+    daemon = LibvirtNwfilterd(extra_config=config.read_text(), command_log=False)
+    try:
+        variables = {"libvirt_logging_config": str(config),
+                     "libvirt_logging_admin_uri": daemon.admin_uri,
+                     "libvirt_logging_level": 4}
+        code, changed, out = playbook(tmp_path, variables, "--check")
+        assert code == 0 and changed == 1 and "RESTART NEEDED: log_level 4 (was 3)" in out, out
+        assert config.read_text() == "log_level = 3\n"
+        variables["libvirt_logging_service"] = "virtkit-no-such-service"
+        code, changed, out = playbook(tmp_path, variables)
+        assert code == 0 and changed == 1, out
+        assert "RESTART NEEDED: log_level 4 (was 3)" in out and "Not restarted" in out, out
+        assert config.read_text() == "log_level = 4\n"
+        assert daemon_words(daemon.admin("daemon-log-outputs")) == ["3:stderr"]  # unchanged
+        code, changed, out = playbook(tmp_path, variables)
+        assert code == 0 and changed == 0 and "RESTART NEEDED" not in out, out
+        # Asked to restart, the role notifies its handler (check mode: reported, not run).
+        variables.update(libvirt_logging_level=2, libvirt_logging_restart=True)
+        code, changed, out = playbook(tmp_path, variables, "--check")
+        assert "RUNNING HANDLER [virtkit.host.libvirt_logging : Restart the libvirt daemon" in out, out
+        assert "Restarting virtkit-no-such-service" in out, out
+        assert config.read_text() == "log_level = 4\n" and daemon.proc.poll() is None
+    finally:
+        daemon.stop()
+    daemon = LibvirtNwfilterd(extra_config=config.read_text(), command_log=False)
+    try:
+        assert daemon_words(daemon.admin("daemon-log-outputs")) == ["4:stderr"]
+    finally:
+        daemon.stop()
+
+
+def test_clearing_goes_back_to_libvirt_defaults(tmp_path, netns):  # pylint: disable=unused-argument
+    """An empty list leaves a key alone; libvirt_logging_clear removes it from the file and
+    resets the running daemon (no filters, one default output)."""
+    config = tmp_path / "logging.conf"
+    config.write_text('#log_filters = "3:remote"\nlog_filters = "2:rpc"\nlog_filters = "1:x"\n'
+                      'log_outputs = "4:stderr 3:file:%s"\n' % (tmp_path / "l.log"))
+    daemon = LibvirtNwfilterd(extra_config=config.read_text(), command_log=False)
+    try:
+        variables = {"libvirt_logging_config": str(config),
+                     "libvirt_logging_admin_uri": daemon.admin_uri}
+        before = config.read_text()
+        code, changed, out = playbook(tmp_path, variables)
+        assert code == 0 and changed == 0 and config.read_text() == before, out
+        variables["libvirt_logging_clear"] = ["filters", "outputs"]
+        code, changed, out = playbook(tmp_path, variables, "--check")
+        assert code == 0 and changed == 2 and config.read_text() == before, out
+        assert daemon_words(daemon.admin("daemon-log-filters")) == ["2:*rpc*"]
+        code, changed, out = playbook(tmp_path, variables)
+        assert code == 0 and changed == 2, out
+        assert config.read_text() == '#log_filters = "3:remote"\n'
+        assert daemon_words(daemon.admin("daemon-log-filters")) == []
+        assert daemon_words(daemon.admin("daemon-log-outputs")) == ["3:stderr"]
+        code, changed, out = playbook(tmp_path, variables)
+        assert code == 0 and changed == 0, out
+        code, _changed, out = playbook(tmp_path, dict(
+            variables, libvirt_logging_filters=[{"level": 1, "match": "qemu"}]))
+        assert code != 0 and "libvirt_logging_clear[0]: 'filters' clears the filters" in out, out
     finally:
         daemon.stop()
 
@@ -103,6 +253,12 @@ BAD_VALUES = [
      "libvirt_logging_outputs"),
     ([{"level": 1, "match": "qemu", "stack_trace": True}], [],
      "stack traces ('+'), which libvirt 9.0.0 does not honour"),
+    # Unknown keys (a typo) are refused, not ignored: by the argument spec first (the filter
+    # refuses them too, naming the entry: unit tests).
+    ([], [{"level": 1, "type": "syslog", "idnet": "virtkit"}],
+     "libvirt_logging_outputs.idnet. Supported parameters include: ident, level, path, type"),
+    ([{"level": 1, "match": "qemu", "mach": "rpc"}], [],
+     "libvirt_logging_filters.mach. Supported parameters include: level, match, stack_trace"),
 ]
 
 
@@ -143,7 +299,7 @@ def test_quoted_paths_reach_the_daemon(tmp_path, netns):  # pylint: disable=unus
                          libvirt_logging_outputs=[{"level": 2, "type": "file",
                                                    "path": str(second)}])
         code, changed, out = playbook(tmp_path, variables)
-        assert code == 0 and changed == 2, out  # written, outputs applied
+        assert code == 0 and changed == 2, out  # written; outputs applied
         assert "2:file:%s" % second in daemon.admin("daemon-log-outputs")
         assert second.is_file()
     finally:

@@ -7,6 +7,12 @@ from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as
 from ansible_collections.virtkit.host.plugins.plugin_utils._libvirt_logging import (
     LoggingSettingsError,
     conf_string,
+    config_text,
+    configured,
+    daemon_words,
+    filter_words,
+    plan,
+    runtime_changes,
     settings,
     values,
     version_tuple,
@@ -107,6 +113,8 @@ def test_the_top_level_may_be_a_decimal_string():
      "libvirt_logging_outputs[0].path: 5 is a int, not a string"),
     (None, [], [{"level": 1, "type": "fax"}], "libvirt_logging_outputs[0].type: 'fax' is not one of"),
     (None, [], [{"level": 1, "type": None}], "libvirt_logging_outputs[0].type: None is a null"),
+    (None, [], [{"level": 1, "type": "syslog", "idnet": "virtkit"}],
+     "libvirt_logging_outputs[0].idnet: 'virtkit' is not a setting of a syslog output"),
     (None, [], [{"level": 1, "type": "stderr", "path": "/x"}],
      "libvirt_logging_outputs[0].path: '/x' is not a setting of a stderr output"),
 ])
@@ -129,3 +137,65 @@ def test_stack_traces_on_new_libvirt():
         settings(None, [{"level": 1, "match": "qemu", "stack_trace": True}], [], "9.0.0")
     assert "libvirt_logging_filters[0].stack_trace: True asks for stack traces ('+'), which " \
            "libvirt 9.0.0 does not honour" in str(info.value)
+
+
+def test_a_key_is_written_on_its_first_line_and_only_there():
+    # libvirtd 9.0 reads the first uncommented line of a key (tests/integration measures it)
+    current = ('#log_filters = "3:remote"\nlog_filters = "1:a"\nx = 1\nlog_filters = "2:b"\n'
+               '#log_outputs = "3:syslog:libvirtd"\n# end')
+    assert config_text(current, {"log_filters": '"1:qemu"', "log_outputs": '"4:stderr"',
+                                 "log_level": "3"}) == (
+        '#log_filters = "3:remote"\nlog_filters = "1:qemu"\nx = 1\n'
+        '#log_outputs = "3:syslog:libvirtd"\nlog_outputs = "4:stderr"\n# end\nlog_level = 3\n')
+    assert config_text("", {"log_level": "2"}) == "log_level = 2\n"
+    assert config_text('log_filters="1:a"\n  log_filters = "2:b"\n', {}, ["log_filters"]) == ""
+    assert configured('#log_level = 1\nlog_level = 2\nlog_level = 3\n', "log_level") == "2"
+
+
+def test_daemon_words_and_filters_as_the_daemon_shows_them():
+    assert daemon_words(" Logging filters: 1:*util.firewall* 3:*qemu** \n\n") == [
+        "1:*util.firewall*", "3:*qemu**"]
+    assert daemon_words(" Logging filters: \n") == []
+    assert daemon_words(" Logging outputs: 1:file:/var/log/a.log 4:stderr\n") == [
+        "1:file:/var/log/a.log", "4:stderr"]
+    assert filter_words("1:util.firewall 3:qemu*") == ["1:*util.firewall*", "3:*qemu**"]
+
+
+@pytest.mark.parametrize("wanted, clear, filters, outputs, changes", [
+    ({"log_filters": "1:qemu"}, [], " Logging filters: 1:*qemu* \n", None, {}),
+    ({"log_filters": "1:qemu"}, [], " Logging filters: 2:*qemu* \n", None,
+     {"log_filters": "1:qemu"}),
+    ({"log_outputs": "1:stderr"}, [], None, " Logging outputs: 1:stderr\n", {}),
+    ({"log_outputs": "1:stderr"}, [], None, " Logging outputs: 3:stderr\n",
+     {"log_outputs": "1:stderr"}),
+    ({}, ["log_filters"], " Logging filters: 1:*qemu* \n", None, {"log_filters": ""}),
+    ({}, ["log_filters"], " Logging filters: \n", None, {}),
+    ({}, ["log_outputs"], None, " Logging outputs: 3:journald\n", {}),
+    ({}, ["log_outputs"], None, " Logging outputs: 3:stderr 1:file:/x\n", {"log_outputs": ""}),
+    ({"log_filters": "1:qemu"}, [], None, None, {}),  # not read: nothing to compare
+])
+def test_runtime_changes(wanted, clear, filters, outputs, changes):
+    assert runtime_changes(wanted, clear, filters, outputs) == changes
+
+
+def test_plan():
+    result = plan('log_level = 3\nlog_filters = "1:x"\n', 4, [{"level": 1, "match": "qemu"}], [],
+                  "9.0.0", None, " Logging filters: 1:*x* \n", None)
+    assert result["config"] == 'log_level = 4\nlog_filters = "1:qemu"\n' and result["differs"]
+    assert result["runtime"] == {"log_filters": "1:qemu"}
+    assert result["restart"] and result["restart"][0].startswith("log_level 4 (was 3)")
+    same = plan(result["config"], 4, [{"level": 1, "match": "qemu"}], [], "9.0.0", None,
+                " Logging filters: 1:*qemu* \n", None)
+    assert same == {"config": result["config"], "differs": False, "runtime": {}, "restart": []}
+
+
+@pytest.mark.parametrize("clear, filters, message", [
+    ("filters", [], "libvirt_logging_clear: 'filters' is a str, not a list"),
+    (["filtres"], [], "libvirt_logging_clear[0]: 'filtres' is not one of"),
+    (["filters"], [{"level": 1, "match": "q"}],
+     "libvirt_logging_clear[0]: 'filters' clears the filters that libvirt_logging_filters sets"),
+])
+def test_clear_is_checked(clear, filters, message):
+    with pytest.raises(vocabulary.InvalidValue) as info:
+        plan("", None, filters, [], None, clear)
+    assert message in str(info.value)
