@@ -115,19 +115,6 @@ class EngineTask(object):
         return []
 
 
-def _capturing_writers(planner):
-    """Make ``planner.writer()`` remember the firewalls it gives (their recorded undos are the
-    revert of a confirmed change); returns the list they go to."""
-    writers = []
-    make = planner.writer
-
-    def writer():
-        writers.append(make())
-        return writers[-1]
-    planner.writer = writer
-    return writers
-
-
 def _module_name(module):
     name = module._name  # pylint: disable=protected-access
     if name.endswith(".py"):
@@ -142,14 +129,11 @@ def run_engine_module(module, task):
     trace = Trace(module)
     result = dict(changed=False, commands=[], queries=[], **task.result)
     timeout = module.params.get("confirm_timeout")
-    if timeout is not None and timeout < 1:
-        module.fail_json(msg="confirm_timeout must be at least 1 (seconds), not %d" % timeout,
-                         **result)
     with failing_on(module, (FirewallError,) + tuple(task.errors), result, trace):
+        _confirm.check_timeout(timeout)
         planner = task.planner(trace.callback)
         result["backend"] = planner.backend
         wanted = task.wanted(planner)
-        writers = _capturing_writers(planner)
         with planner.locked():
             _confirm.refuse_if_armed()
             planned = task.plan(planner, wanted)
@@ -158,12 +142,11 @@ def run_engine_module(module, task):
             if timeout is not None:
                 if commands and not module.check_mode:
                     result["revert"] = _confirm.arm(
-                        _confirm.recorded_undo(writers), timeout, planner.backend,
+                        _confirm.recorded_undo(planner.writers), timeout, planner.backend,
                         _module_name(module),
                         bus_address=planner.bus_address, batch=planner.batch)
                 else:
-                    result["revert"] = dict(armed=False, would_arm=bool(commands),
-                                            timeout=timeout)
+                    result["revert"] = _confirm.not_armed(timeout, commands)
     result["commands"] = command_list(commands)
     result["changed"] = bool(commands)
     task.report(planner, planned, result)

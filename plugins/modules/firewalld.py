@@ -379,11 +379,11 @@ COMMON = dict(
 )
 
 
-def _arm(module, planner, sent, calls, timeout):
+def _arm(module, planner, calls, timeout):
     """The revert of the calls made (confirm_timeout), or what would be armed."""
     if not calls or module.check_mode:
-        return dict(armed=False, would_arm=bool(calls), timeout=timeout)
-    return _confirm.arm(_confirm_firewalld.undo_calls(planner, sent), timeout, "firewalld",
+        return _confirm.not_armed(timeout, calls)
+    return _confirm.arm(_confirm_firewalld.undo_calls(planner), timeout, "firewalld",
                         "virtkit.host.firewalld",
                         bus_address=os.environ.get("DBUS_SYSTEM_BUS_ADDRESS"),
                         apply=_confirm_firewalld.apply_undo)
@@ -392,8 +392,7 @@ def _arm(module, planner, sent, calls, timeout):
 def run(module, result):
     items = items_from(module.params)
     timeout = module.params["confirm_timeout"]
-    if timeout is not None and timeout < 1:
-        raise FirewallError("confirm_timeout must be at least 1 (seconds), not %d" % timeout)
+    _confirm.check_timeout(timeout)
     client = Client()
     try:
         with host_lock():
@@ -403,7 +402,6 @@ def run(module, result):
             planner.plan()
             for action in planner.actions:
                 result["zones" if action.pop("kind") == "zone" else "policies"].append(action)
-            sent = _confirm_firewalld.capture_replies(client)
             try:
                 calls = planner.apply()
             except FirewallError as exc:
@@ -412,7 +410,7 @@ def run(module, result):
                 result["calls"] = [call.to_dict() for call in getattr(exc, "calls", [])]
                 raise
             if timeout is not None:
-                result["revert"] = _arm(module, planner, sent, calls, timeout)
+                result["revert"] = _arm(module, planner, calls, timeout)
     finally:
         client.close()
     for warning in planner.warnings:

@@ -126,6 +126,7 @@ class Planner(object):
         self.raw = {}  # (item index, permanent) -> settings as read (Variants), for re-adding
         self.paths = {}
         self.builtin = {}
+        self.done = []  # (step, reply) of the calls apply() made that changed something
 
     # reading
 
@@ -330,7 +331,7 @@ class Planner(object):
         """Run the steps; on a failure undo what ran, in reverse, and raise a FirewallError
         naming the item, the layer and the keys. Returns the calls made."""
         made = []
-        done = []  # (step, reply)
+        done = self.done = []  # (step, reply): what changed, for the undo
         if self.check_mode:
             return self.calls()
         for layer in self.layers:
@@ -346,12 +347,17 @@ class Planner(object):
                 if error is not None and failed is None:
                     failed = (step, error, reply)
             if failed is not None:
-                self._rollback(failed, done, made)
+                self._rollback(failed, made)
         return made
 
-    def _rollback(self, failed, done, made):
+    def undo_calls(self):
+        """After apply(): the calls that undo what it changed, newest first (each step's undo
+        given its call's reply). The rollback sends them; a confirmed change journals them."""
+        return [step.undo(reply) for step, reply in reversed(self.done)]
+
+    def _rollback(self, failed, made):
         step, error, text = failed
-        undo = [undo_step.undo(reply) for undo_step, reply in reversed(done)]
+        undo = self.undo_calls()
         replies = self.client.send(undo) if undo else []
         made.extend(undo)
         exc = FirewallError("%s (%s %s), %s: firewalld %s failed: %s: %s%s" % (

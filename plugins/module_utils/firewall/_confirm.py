@@ -81,15 +81,11 @@ def recorded_undo(firewalls):
     the order to run it: newest firewall and group first, each group's rollback as the engine
     would run it (auto_rollback groups: exact inverses; deletions carry their re-insertion at
     its place; "once": a planner's own rollback rule, not retried)."""
-    undo = []
-    for fw in reversed(firewalls):
-        for group in reversed(fw._groups):  # pylint: disable=protected-access
-            for rule in group.rollback:
-                # A rollback rule written by the planner (not an undo the engine recorded) is
-                # not retried when it fails: it is right whatever part of its group ran, and a
-                # retry could undo what a later rule put back.
-                undo.append([rule.layer, list(rule.args)] + ([] if rule.is_undo else ["once"]))
-    return undo
+    # A rollback rule written by the planner (not an undo the engine recorded) is not retried
+    # when it fails: it is right whatever part of its group ran, and a retry could undo what a
+    # later rule put back.
+    return [[rule.layer, list(rule.args)] + ([] if rule.is_undo else ["once"])
+            for fw in reversed(firewalls) for rule in fw.rollback_rules()]
 
 
 def _alive(pid):
@@ -138,6 +134,17 @@ def refuse_if_armed(directory=None):
         message += ("; its reverter (pid %d) is gone: remove %s to keep the change, or undo it"
                     % (pid, data["path"]))
     raise ArmedRevertError(message)
+
+
+def check_timeout(timeout):
+    """Refuse a ``confirm_timeout`` below one second."""
+    if timeout is not None and timeout < 1:
+        raise FirewallError("confirm_timeout must be at least 1 (seconds), not %d" % timeout)
+
+
+def not_armed(timeout, changed):
+    """The ``revert`` result of a task that arms nothing: check mode, or no change."""
+    return dict(armed=False, would_arm=bool(changed), timeout=timeout)
 
 
 def arm(undo, timeout, backend, module, bus_address=None, batch=True, directory=None,
@@ -238,17 +245,12 @@ def apply_undo(data, backend=None):
     [(layer, args)] that could not be undone. ``backend``: a ready Backend (tests)."""
     fw = Firewall(backend or data["backend"], batch=data.get("batch", True),
                   bus_address=data.get("bus_address"))
-    group = fw.start_transaction(auto_rollback=True)
-    group.rollback = []
+    rules = []
     for entry in data["undo"]:
         rule = Rule.undo(entry[0], entry[1])
         rule.is_undo = entry[2:] != ["once"]
-        group.rollback.append(rule)
-    try:
-        failed = fw._roll_back([group])  # pylint: disable=protected-access
-    finally:
-        fw._backend.close()  # pylint: disable=protected-access
-    return [[rule.layer, list(rule.args)] for rule in failed]
+        rules.append(rule)
+    return [[rule.layer, list(rule.args)] for rule in fw.run_rollback(rules)]
 
 
 def confirm(revert_id, directory=None, lock=host_lock):

@@ -33,31 +33,12 @@ def decode(variant, value):
     return value
 
 
-def capture_replies(client):
-    """Make ``client.send`` remember each batch's replies; returns the list they go to."""
-    sent = []
-    send = client.send
-
-    def recording(calls):
-        sent.append(send(calls))
-        return sent[-1]
-    client.send = recording
-    return sent
-
-
-def undo_calls(planner, sent):
+def undo_calls(planner):
     """The calls that undo a successful ``planner.apply()``, newest first, as data for the
-    journal: every step's undo, given the reply of its call (``sent``: the replies of each
-    layer's pipelined batch, in order)."""
-    batches = [planner.steps[layer] for layer in planner.layers if planner.steps[layer]]
-    done = [(step, reply) for steps, replies in zip(batches, sent)
-            for step, (_error, reply) in zip(steps, replies)]
-    undo = []
-    for step, reply in reversed(done):
-        call = step.undo(reply)
-        undo.append(dict(interface=call.interface, member=call.member, path=call.path,
-                         signature=call.signature, body=encode(call.body)))
-    return undo
+    journal."""
+    return [dict(interface=call.interface, member=call.member, path=call.path,
+                 signature=call.signature, body=encode(call.body))
+            for call in planner.undo_calls()]
 
 
 def apply_undo(data):

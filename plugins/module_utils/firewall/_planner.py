@@ -96,6 +96,7 @@ class EnginePlanner(object):
         self.batch = batch
         self.trace = trace
         self.queries = []  # the read-only commands run, for the module's result
+        self.writers = []  # the firewalls writer() made: their recorded undo reverts the task
 
     def locked(self):
         """The host's firewall lock, held from reading the state to applying the change."""
@@ -112,6 +113,8 @@ class EnginePlanner(object):
         self.queries += fw.apply()
 
     def writer(self):
-        return Firewall(self.backend, dry_run=self.check_mode,
-                        runner=None if self.check_mode else self.runner,
-                        bus_address=self.bus_address, batch=self.batch, trace=self.trace)
+        fw = Firewall(self.backend, dry_run=self.check_mode,
+                      runner=None if self.check_mode else self.runner,
+                      bus_address=self.bus_address, batch=self.batch, trace=self.trace)
+        self.writers.append(fw)
+        return fw

@@ -173,6 +173,22 @@ class Firewall(object):
             self._backend.close()
         return self._commands
 
+    def rollback_rules(self):
+        """After apply(): the rules that undo everything it did, in the order to run them
+        (newest group first; each group's rollback as recorded). A confirmed change journals
+        them for its revert."""
+        return [rule for group in reversed(self._groups) for rule in group.rollback]
+
+    def run_rollback(self, rules):
+        """Run ``rules`` as a rollback runs: every error ignored, failed recorded undos retried
+        while that makes progress. Returns the rules that could not be undone."""
+        group = Group(auto_rollback=True)
+        group.rollback = list(rules)
+        try:
+            return self._roll_back([group])
+        finally:
+            self._backend.close()
+
     def _roll_back(self, groups):
         """Run the rollback of ``groups`` in order. Undos recorded by auto_rollback that failed
         are then tried again while that makes progress: with forward order, an earlier group's

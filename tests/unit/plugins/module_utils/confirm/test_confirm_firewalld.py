@@ -2,6 +2,7 @@
 
 import json
 
+from ansible_collections.virtkit.host.plugins.module_utils._firewalld_config import planner as real
 from ansible_collections.virtkit.host.plugins.module_utils.firewall import _confirm_firewalld
 
 
@@ -28,10 +29,12 @@ class Step(object):
 
 
 class Planner(object):
-    layers = ["permanent", "runtime"]
+    """What apply() left: each changed step with its call's reply, in the order they ran."""
 
-    def __init__(self, steps):
-        self.steps = steps
+    undo_calls = real.Planner.undo_calls
+
+    def __init__(self, done):
+        self.done = done
 
 
 def test_values_survive_json():
@@ -43,19 +46,8 @@ def test_values_survive_json():
 
 
 def test_undo_is_every_step_newest_first_with_its_reply():
-    planner = Planner({"permanent": [Step("a"), Step("b")], "runtime": [Step("c")]})
-    sent = [[(None, "/path/a"), (None, "/path/b")], [(None, None)]]
-    undo = _confirm_firewalld.undo_calls(planner, sent)
+    planner = Planner([(Step("a"), "/path/a"), (Step("b"), "/path/b"), (Step("c"), None)])
+    undo = _confirm_firewalld.undo_calls(planner)
     assert [entry["member"] for entry in undo] == ["undo-c", "undo-b", "undo-a"]
     assert undo[1]["body"][0] == "/path/b"
     assert undo[0]["body"][1] == {"dict": [["ports", {"variant": ["a(ss)", [["22", "tcp"]]]}]]}
-
-
-def test_capture_replies_keeps_each_batch():
-    class Client(object):
-        def send(self, calls):
-            return [(None, call) for call in calls]
-    client = Client()
-    sent = _confirm_firewalld.capture_replies(client)
-    assert client.send([1, 2]) == [(None, 1), (None, 2)]
-    assert sent == [[(None, 1), (None, 2)]]
