@@ -20,13 +20,11 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKOUT = os.path.dirname(HERE)
 BUILD = os.path.join(CHECKOUT, "build")
-COLLECTIONS = os.path.join(BUILD, "collections")
 MODULE = os.path.join(CHECKOUT, "plugins", "modules", "firewalld.py")
 POSIX_VENV = os.path.join(BUILD, "venv-bench-posix")
 DBUS_VENVS = [
@@ -193,56 +191,6 @@ def module_zones():
     return [{"name": ZONE, "ports": ports(), "sources": sources()}]
 
 
-def ansible_playbook(venv, text, variables, interpreter, collections, env):
-    directory = tempfile.mkdtemp(prefix="virtkit-bench-")
-    book = os.path.join(directory, "play.yml")
-    extra = os.path.join(directory, "vars.json")
-    with open(book, "w") as handle:
-        handle.write(text)
-    with open(extra, "w") as handle:
-        json.dump(dict(variables, ansible_python_interpreter=interpreter), handle)
-    env = dict(env, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_LOCALHOST_WARNING="False",
-               ANSIBLE_INVENTORY_UNPARSED_WARNING="False", ANSIBLE_NOCOLOR="1",
-               ANSIBLE_LOCAL_TEMP=os.path.join(directory, "tmp"))
-    start = time.perf_counter()
-    proc = subprocess.run([os.path.join(venv, "bin", "ansible-playbook"), "-i", "localhost,",
-                           book, "-e", "@" + extra],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, env=env, check=False)
-    seconds = time.perf_counter() - start
-    subprocess.run(["rm", "-rf", directory], check=False)
-    if proc.returncode != 0:
-        raise SystemExit("ansible-playbook failed:\n" + proc.stdout[-3000:])
-    return seconds, proc.stdout
-
-
-def run_module(args, env):
-    """The module as Ansible runs it: a process reading its arguments from a file."""
-    payload = {"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=False, _ansible_diff=False,
-                                           _ansible_verbosity=0)}
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(payload, handle)
-    environment = dict(env, PYTHONPATH=COLLECTIONS)
-    start = time.perf_counter()
-    try:
-        proc = subprocess.run(
-            [os.path.join(BUILD, "venv", "bin", "python"), "-m",
-             "ansible_collections.virtkit.host.plugins.modules.firewalld", handle.name],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-            env=environment, check=False)
-    finally:
-        os.unlink(handle.name)
-    seconds = time.perf_counter() - start
-    try:
-        result = json.loads(proc.stdout)
-    except ValueError:
-        raise SystemExit("module printed no result (exit %d):\n%s\n%s"
-                         % (proc.returncode, proc.stdout, proc.stderr))
-    if result.get("failed"):
-        raise SystemExit("module failed: %s" % result.get("msg"))
-    return seconds, result
-
-
 def check_zone(daemon):
     """Both the runtime and the permanent configuration hold exactly the 200 entries."""
     for permanent in ((), ("--permanent",)):
@@ -268,6 +216,7 @@ def main():
 
     sys.path.insert(0, HERE)
     from _firewalld_env import FirewalldEnvironment  # pylint: disable=import-outside-toplevel
+    from _timing import timed_module, timed_playbook  # pylint: disable=import-outside-toplevel
 
     results = {}
 
@@ -292,9 +241,9 @@ def main():
         items = [{"port": p} for p in ports()] + [{"source": s} for s in sources()]
         with FirewalldEnvironment(options.backend) as env:
             # ansible.posix.firewalld needs firewalld's own Python bindings: Debian's python3.
-            seconds, _out = ansible_playbook(POSIX_VENV, POSIX_PLAYBOOK,
-                                             {"zone": ZONE, "items": items}, "/usr/bin/python3",
-                                             site.stdout.strip(), env.firewalld.env)
+            seconds, _out = timed_playbook(POSIX_PLAYBOOK, {"zone": ZONE, "items": items},
+                                           POSIX_VENV, "/usr/bin/python3", site.stdout.strip(),
+                                           env.firewalld.env)
             report(posix, seconds)
             check_zone(env.firewalld)
 
@@ -303,29 +252,25 @@ def main():
     else:
         args = {"zones": module_zones(), "persist": "both"}
         with FirewalldEnvironment(options.backend) as env:
-            seconds, first = run_module(args, env.firewalld.env)
+            seconds, first = timed_module("firewalld", args, env.firewalld.env)
             if not first.get("changed"):
                 raise SystemExit("benchmark bug: first apply changed nothing")
             report("virtkit.host.firewalld: first apply, module", seconds,
                    "(%s DBus calls)" % len(first.get("calls") or []))
             check_zone(env.firewalld)
-            seconds, again = run_module(args, env.firewalld.env)
+            seconds, again = timed_module("firewalld", args, env.firewalld.env)
             if again.get("changed"):
                 raise SystemExit("benchmark bug: the rerun changed something: %s" % again)
             report("virtkit.host.firewalld: rerun, module", seconds,
                    "(%s DBus calls)" % len(again.get("calls") or []))
         with FirewalldEnvironment(options.backend) as env:
             playbook_env = env.firewalld.env
-            seconds, _out = ansible_playbook(os.path.join(BUILD, "venv"), MODULE_PLAYBOOK,
-                                             {"zones": module_zones()},
-                                             os.path.join(BUILD, "venv", "bin", "python"),
-                                             COLLECTIONS, playbook_env)
+            seconds, _out = timed_playbook(MODULE_PLAYBOOK, {"zones": module_zones()},
+                                           env=playbook_env)
             report("virtkit.host.firewalld: first apply, ansible-playbook", seconds)
             check_zone(env.firewalld)
-            seconds, out = ansible_playbook(os.path.join(BUILD, "venv"), MODULE_PLAYBOOK,
-                                            {"zones": module_zones()},
-                                            os.path.join(BUILD, "venv", "bin", "python"),
-                                            COLLECTIONS, playbook_env)
+            seconds, out = timed_playbook(MODULE_PLAYBOOK, {"zones": module_zones()},
+                                          env=playbook_env)
             if "changed=0" not in out:
                 raise SystemExit("benchmark bug: the rerun playbook changed something:\n" + out)
             report("virtkit.host.firewalld: rerun, ansible-playbook", seconds)

@@ -12,11 +12,9 @@ Compares, in one run:
 """
 
 import argparse
-import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -24,7 +22,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 sys.path.insert(0, os.path.join(HERE, "..", "build", "collections"))
 
 # pylint: disable=wrong-import-position
-from harness import Firewalld, NetworkNamespace, PrivateBus, checkout, run, run_module  # noqa: E402
+from _timing import timed_module, timed_playbook  # noqa: E402
+from harness import Firewalld, NetworkNamespace, PrivateBus, run  # noqa: E402
 
 from ansible_collections.virtkit.host.plugins.module_utils._virt_network.definition import (  # noqa: E402
     NetworkDefinition,
@@ -127,39 +126,9 @@ PLAYBOOK_PER_RULE = """
 """
 
 
-def ansible_playbook(text, variables):
-    directory = tempfile.mkdtemp(prefix="virtkit-bench-")
-    book = os.path.join(directory, "play.yml")
-    extra = os.path.join(directory, "vars.json")
-    with open(book, "w") as handle:
-        handle.write(text)
-    with open(extra, "w") as handle:
-        json.dump(dict(variables, ansible_python_interpreter=sys.executable), handle)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(checkout(), "build", "collections"),
-               ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
-    start = time.perf_counter()
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
-                           "-i", "localhost,", book, "-e", "@" + extra],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, env=env, check=False)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit("ansible-playbook failed:\n" + proc.stdout[-3000:])
-    return seconds
-
-
 def make_bridges(specs):
     for spec in specs:
         run("ip", "link", "add", spec["bridge"], "type", "bridge")
-
-
-def timed_module(args):
-    start = time.perf_counter()
-    result = run_module("virt_network_firewall", args)
-    seconds = time.perf_counter() - start
-    if result.get("failed"):
-        raise SystemExit("module failed: %s" % result.get("msg"))
-    return seconds, result
 
 
 def main():
@@ -181,9 +150,9 @@ def main():
     for backend in ("iptables", "nftables"):
         with NetworkNamespace():
             make_bridges(specs)
-            seconds, first = timed_module({"backend": backend, "networks": specs})
+            seconds, first = timed_module("virt_network_firewall", {"backend": backend, "networks": specs})
             report("virt_network_firewall (%s): first apply, module" % backend, seconds)
-            seconds, again = timed_module({"backend": backend, "networks": specs})
+            seconds, again = timed_module("virt_network_firewall", {"backend": backend, "networks": specs})
             assert not again["changed"]
             report("virt_network_firewall (%s): idempotent rerun, module" % backend, seconds)
             print("    %d commands on first apply, %d reads on rerun"
@@ -191,7 +160,7 @@ def main():
     with NetworkNamespace():
         make_bridges(specs)
         report("virt_network_firewall: ansible-playbook, one task",
-               ansible_playbook(PLAYBOOK_ONE_TASK, {"nets": specs}))
+               timed_playbook(PLAYBOOK_ONE_TASK, {"nets": specs})[0])
     with NetworkNamespace():
         start = time.perf_counter()
         for layer, args in rules:
@@ -203,7 +172,7 @@ def main():
         with NetworkNamespace():
             items = [builtin_iptables_item(layer, args) for layer, args in rules]
             report("ansible.builtin.iptables: one task per rule, ansible-playbook",
-                   ansible_playbook(PLAYBOOK_PER_RULE, {"rules": items}))
+                   timed_playbook(PLAYBOOK_PER_RULE, {"rules": items})[0])
         bus = PrivateBus()
         try:
             with NetworkNamespace():
