@@ -43,10 +43,7 @@ def check_params(params):
     vocabulary.absolute_path(params.get("init") or "/sbin/init", "init")
     vocabulary.text(params.get("uri") or "lxc:///system", "uri", 1024)
     idmap = params.get("idmap")
-    if idmap:
-        if set(idmap) != {"uid_target", "gid_target", "count"}:
-            raise vocabulary.InvalidValue("idmap", sorted(idmap), "needs uid_target, "
-                                                                  "gid_target and count")
+    if idmap:  # the argument spec requires its three keys
         for key in ("uid_target", "gid_target", "count"):
             value = idmap[key]
             if isinstance(value, bool) or not str(value).isdigit() or int(value) > 2 ** 32 - 1:
