@@ -12,17 +12,19 @@ modules refuse to change the firewall (a change stacked on an armed revert would
 would break the undo).
 """
 
-import json
 import os
 import time
 import uuid
 
 from ansible_collections.virtkit.host.plugins.module_utils._errors import FirewallError
+from ansible_collections.virtkit.host.plugins.module_utils.firewall import (
+    _host_files as host_files,
+)
 from ansible_collections.virtkit.host.plugins.module_utils.firewall._model import Rule
 from ansible_collections.virtkit.host.plugins.module_utils.firewall._planner import host_lock
 from ansible_collections.virtkit.host.plugins.module_utils.firewall._transaction import Firewall
 
-REVERT_DIR = "/run/virtkit.host/revert"
+REVERT_DIR = os.path.join(host_files.STATE_DIR, "revert")
 JOURNAL_VERSION = 1
 
 
@@ -31,37 +33,13 @@ class ArmedRevertError(FirewallError):
 
 
 def namespace_directory(base=REVERT_DIR):
-    """The journals' directory of this network namespace (netfilter's state is per namespace)."""
-    try:
-        inode = os.stat("/proc/self/ns/net").st_ino
-    except OSError:
-        inode = 0
-    return os.path.join(base, "net-%d" % inode)
-
-
-def _make_directory(directory):
-    """The journals' directory and its parent, root's alone (0700)."""
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o700, exist_ok=True)
-    for path in (os.path.dirname(directory), directory):
-        os.chmod(path, 0o700)
-
-
-def _write_json(path, data):
-    """Write ``data`` to ``path`` atomically (0600)."""
-    temporary = "%s.tmp-%d" % (path, os.getpid())
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.rename(temporary, path)
+    """The journals' directory of this network namespace."""
+    return host_files.namespace_directory(base)
 
 
 def _read_json(path):
     try:
-        with open(path) as handle:
-            return json.load(handle)
+        return host_files.read_json(path)
     except (OSError, ValueError):
         return None
 
@@ -153,17 +131,17 @@ def arm(undo, timeout, backend, module, bus_address=None, batch=True, directory=
     reports (``revert``). ``apply(journal data)`` runs the undo and returns what failed (by
     default apply_undo: engine rules)."""
     directory = directory or namespace_directory()
-    _make_directory(directory)
+    host_files.make_private_directory(directory)
     now = time.time()
     revert_id = "%d-%s" % (int(now), uuid.uuid4().hex[:12])
     path = _journal_path(directory, revert_id)
     data = dict(version=JOURNAL_VERSION, id=revert_id, module=module,
                 armed_at=now, deadline=now + timeout, timeout=timeout, backend=backend,
                 bus_address=bus_address, batch=batch, undo=undo, reverter_pid=None)
-    _write_json(path, data)
+    host_files.write_json(path, data)
     if spawn:
         data["reverter_pid"] = spawn_reverter(path, apply)
-        _write_json(path, data)
+        host_files.write_json(path, data)
     return dict(id=revert_id, armed=True, timeout=timeout, armed_at=now,
                 deadline=data["deadline"], journal=path, undo=undo,
                 reverter_pid=data["reverter_pid"])
@@ -234,7 +212,7 @@ def run_reverter(path, apply=None, sleep=time.sleep, lock=host_lock):
             outcome = dict(outcome="failed", error=str(exc), failed=data["undo"])
         outcome.update(id=data["id"], at=time.time(), module=data.get("module"),
                        deadline=data["deadline"], undo=data["undo"])
-        _write_json(_result_path(directory, data["id"]), outcome)
+        host_files.write_json(_result_path(directory, data["id"]), outcome)
         os.unlink(path)
     return outcome
 
