@@ -21,6 +21,18 @@ description:
     libvirt does.
   - O(networks[].state=absent) removes exactly the rules of that network that are present, and
     nothing else; libvirt's private chains stay.
+  - The module keeps a record of what it applied per network on the host (in
+    C(/run/virtkit.host/networks), one file per network namespace, 0600; like the rules
+    themselves it does not outlive a reboot). When a network's definition changes (subnet,
+    bridge, forward mode, NAT range...), the next run replaces exactly the recorded rules with
+    the new ones in one transaction, rolled back as a whole on failure. Rules the record does
+    not hold (made by libvirt itself or by hand) are never touched, nor are rules another
+    recorded network still has. A network known to the record can be removed by its name
+    alone, and O(purge=true) removes the recorded networks the task does not list.
+  - libvirt makes no rules for forward mode V(open), nor for the modes where the network uses a
+    bridge or devices libvirt does not manage (V(bridge), V(private), V(vepa), V(passthrough),
+    V(hostdev)): such a network has no rules here either, and a change to one of these modes
+    removes the rules the network had.
 extends_documentation_fragment:
   - virtkit.host.firewall
   - virtkit.host.attributes
@@ -37,18 +49,29 @@ options:
         description: Network XML. Mutually exclusive with the other definition options.
         type: str
       name:
-        description: Network name (required without O(networks[].xml)).
+        description:
+          - Network name (required without O(networks[].xml)).
+          - With O(networks[].state=absent), the name alone removes the rules recorded for the
+            network.
         type: str
       bridge:
-        description: Bridge device of the network (required without O(networks[].xml)).
+        description:
+          - Bridge device of the network (required without O(networks[].xml), except for a
+            recorded network given by its name to remove, and for the forward modes on a bridge
+            libvirt does not manage).
         type: str
       forward_mode:
-        description: V(none) is an isolated network.
+        description:
+          - V(none) is an isolated network. V(open) and the modes on a bridge or devices libvirt
+            does not manage (V(bridge), V(private), V(vepa), V(passthrough), V(hostdev)) have no
+            firewall rules.
         type: str
-        choices: [none, nat, route, open]
+        choices: [none, nat, route, open, bridge, private, vepa, passthrough, hostdev]
         default: none
       forward_dev:
-        description: The host interface forwarded traffic must leave through.
+        description:
+          - The host interface forwarded traffic must leave through (C(<forward dev=...>), or
+            the first C(<interface dev=...>) of C(<forward>)).
         type: str
       ips:
         description: The network's addresses.
@@ -74,8 +97,26 @@ options:
             description: Whether a TFTP root is served on the address.
             type: bool
             default: false
+      nat_addresses:
+        description:
+          - Translate the network's IPv4 traffic to this range of public IPv4 addresses (SNAT,
+            C(<nat><address start=... end=.../>)) instead of the address of the interface it
+            leaves through (masquerading). IPv6 traffic masquerades whatever this says, as in
+            libvirt. Needs O(networks[].forward_mode=nat).
+        type: dict
+        suboptions:
+          start:
+            type: str
+            required: true
+            description: First address.
+          end:
+            type: str
+            required: true
+            description: Last address (the same as O(networks[].nat_addresses.start) for one).
       nat_ports:
-        description: Source port range for masquerading (default 1024-65535).
+        description:
+          - Source port range for masquerading or SNAT of TCP and UDP (default 1024-65535);
+            V(start) must be below V(end), as libvirt requires.
         type: dict
         suboptions:
           start:
@@ -106,6 +147,13 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  purge:
+    description:
+      - Remove the rules of every network the record holds and the task does not list, for
+        fleets whose inventory describes every network of a host.
+      - Without it, unlisted networks are left as they are.
+    type: bool
+    default: false
 seealso:
   - module: virtkit.host.firewall
   - module: virtkit.host.nwfilter_binding
@@ -151,6 +199,25 @@ EXAMPLES = r"""
     networks:
       - {name: lab, bridge: virbr10, forward_mode: nat, ips: [{address: 10.10.0.1, prefix: 24}]}
     state: absent
+
+- name: Remove a network this module applied, by its name alone
+  virtkit.host.virt_network_firewall:
+    networks:
+      - {name: lab, state: absent}
+
+- name: Every network of the host from the inventory; recorded networks not listed are removed
+  virtkit.host.virt_network_firewall:
+    networks: "{{ virt_networks }}"
+    purge: true
+
+- name: SNAT to a public range instead of masquerading
+  virtkit.host.virt_network_firewall:
+    networks:
+      - name: public
+        bridge: virbr12
+        forward_mode: nat
+        ips: [{address: 10.12.0.1, prefix: 24}]
+        nat_addresses: {start: 203.0.113.10, end: 203.0.113.20}
 """
 
 RETURN = r"""
@@ -221,7 +288,9 @@ queries:
   type: list
   elements: dict
 networks:
-  description: Per network, what was done (V(unchanged), V(added), V(reinstalled), V(removed)).
+  description:
+    - Per network of the task (and per recorded network it does not list, with O(purge) or when
+      rules a revert brought back were taken out), what was done.
   returned: always
   type: list
   elements: dict
@@ -236,16 +305,25 @@ networks:
       returned: always
       type: str
     action:
-      description: What was done (in check mode, would be done).
+      description:
+        - What was done (in check mode, would be done). V(added) - all its rules inserted;
+          V(reinstalled) - only part of them were there, so all were inserted again;
+          V(replaced) - the rules recorded for an earlier definition were taken out (and the
+          new ones inserted where missing); V(removed) - its rules taken out; V(cleaned) - an
+          unlisted network's rules that a revert had put back were taken out again.
       returned: always
       type: str
-      choices: [unchanged, added, reinstalled, removed]
+      choices: [unchanged, added, reinstalled, replaced, removed, cleaned]
     rules:
-      description: How many rules libvirt makes for the network.
+      description: How many rules libvirt makes for the network (0 when it is removed).
       returned: always
       type: int
     present_before:
       description: How many of them were in force before the task.
+      returned: always
+      type: int
+    removed:
+      description: How many rules that are no longer wanted were taken out.
       returned: always
       type: int
 backend:
@@ -286,36 +364,53 @@ from ansible_collections.virtkit.host.plugins.module_utils._module_support impor
     run_engine_module,
 )
 from ansible_collections.virtkit.host.plugins.module_utils._virt_network.definition import (
+    FORWARD_MODES,
+    UNMANAGED_MODES,
     NetworkDefinition,
     NetworkDefinitionError,
     ip_definition,
+    nat_addresses,
     parse_network_xml,
 )
 from ansible_collections.virtkit.host.plugins.module_utils._virt_network.firewall import (
     NetworkFirewall,
 )
+from ansible_collections.virtkit.host.plugins.module_utils._virt_network.record import (
+    NetworkRecord,
+)
 
 # The options that describe a network instead of its XML (the argument spec keeps them apart).
-DEFINITION_OPTIONS = ("name", "bridge", "forward_dev", "ips", "nat_ports", "zone")
+DEFINITION_OPTIONS = ("name", "bridge", "forward_dev", "ips", "nat_addresses", "nat_ports",
+                      "zone")
 
 
-def definition_from(spec, index):
+def definition_from(spec, index, state):
+    """The network's definition, or None for a network named only, to remove by its record."""
+    where = "networks[%d]" % index
     if spec["xml"] is not None:
         return parse_network_xml(spec["xml"])
+    if spec["bridge"] is None and spec["forward_mode"] not in UNMANAGED_MODES:
+        if state == "absent" and not spec["ips"]:
+            return None
+        raise NetworkDefinitionError("%s: network %r needs a bridge (or xml)"
+                                     % (where, spec["name"]))
     ips = [ip_definition(ip["address"], prefix=ip.get("prefix"), netmask=ip.get("netmask"),
                          has_dhcp=ip["dhcp"], tftp=ip["tftp"],
-                         where="networks[%d].ips[%d]" % (index, number))
+                         where="%s.ips[%d]" % (where, number))
            for number, ip in enumerate(spec["ips"])]
     ports = spec.get("nat_ports")
-    return NetworkDefinition(spec["name"], spec["bridge"], spec["forward_mode"],
-                             spec.get("forward_dev"), ips, nat_ipv6=spec["nat_ipv6"],
-                             nat_ports=(ports["start"], ports["end"]) if ports else None,
-                             ipv6_no_gateway=spec["ipv6"], zone=spec.get("zone"))
+    addresses = spec.get("nat_addresses")
+    return NetworkDefinition(
+        spec["name"], spec["bridge"], spec["forward_mode"], spec.get("forward_dev"), ips,
+        nat_ipv6=spec["nat_ipv6"], nat_ports=(ports["start"], ports["end"]) if ports else None,
+        ipv6_no_gateway=spec["ipv6"], zone=spec.get("zone"),
+        nat_addresses=nat_addresses(addresses["start"], addresses["end"],
+                                    where="%s.nat_addresses" % where) if addresses else None)
 
 
-def rules_text(network, present):
+def rules_text(keys, present):
     return "".join("%s %s: %s\n" % (layer, "/".join(chain), text)
-                   for ((layer, *chain), text), keep in zip(network.keys, present) if keep)
+                   for ((layer, *chain), text), keep in zip(keys, present) if keep)
 
 
 class Networks(EngineTask):
@@ -323,13 +418,18 @@ class Networks(EngineTask):
     result = dict(networks=[])
 
     def planner(self, trace):
-        self.networks = [(definition_from(spec, index), spec["state"] or self.params["state"])
-                         for index, spec in enumerate(self.params["networks"])]
+        self.networks = []
+        for index, spec in enumerate(self.params["networks"]):
+            state = spec["state"] or self.params["state"]
+            definition = definition_from(spec, index, state)
+            name = definition.name if definition is not None else spec["name"]
+            self.networks.append((name, definition, state))
         return NetworkFirewall(self.params["backend"], check_mode=self.module.check_mode,
-                               batch=self.params["batch"], trace=trace)
+                               batch=self.params["batch"], trace=trace, record=NetworkRecord(),
+                               keep_retired=self.params.get("confirm_timeout") is not None)
 
-    def wanted(self, planner):
-        return self.networks
+    def plan(self, planner, wanted):
+        return planner.plan(self.networks, purge=self.params["purge"])
 
     def apply(self, planner, planned):
         commands = planner.apply(planned)
@@ -341,13 +441,16 @@ class Networks(EngineTask):
             result["zones"] = [dict(bridge=bridge, before=before, after=after)
                                for bridge, before, after in self.zones]
         result["networks"] = [dict(
-            name=network.name, bridge=network.definition.bridge, action=network.action,
-            rules=len(network.rules), present_before=sum(network.present)) for network in planned]
+            name=network.name, bridge=network.bridge, action=network.action,
+            rules=len(network.rules), present_before=sum(network.present),
+            removed=sum(network.stale_present)) for network in planned]
         result["changed"] = bool(result["commands"] or self.zones)
 
     def diff(self, planned):
-        return [("%s (%s)" % (n.name, n.definition.bridge), rules_text(n, n.present),
-                 rules_text(n, [n.state == "present"] * len(n.rules)))
+        """Per changed network, its rules in force before (the old ones included) and after."""
+        return [("%s (%s)" % (n.name, n.bridge or "no bridge"),
+                 rules_text(n.stale_keys, n.stale_present) + rules_text(n.keys, n.present),
+                 rules_text(n.keys, [n.state == "present"] * len(n.keys)))
                 for n in planned if n.action != "unchanged"]
 
 
@@ -359,7 +462,7 @@ def main():
                 name=dict(type="str"),
                 bridge=dict(type="str"),
                 forward_mode=dict(type="str", default="none",
-                                  choices=["none", "nat", "route", "open"]),
+                                  choices=list(FORWARD_MODES + UNMANAGED_MODES)),
                 forward_dev=dict(type="str"),
                 ips=dict(type="list", elements="dict", default=[], options=dict(
                     address=dict(type="str", required=True),
@@ -368,6 +471,10 @@ def main():
                     dhcp=dict(type="bool", default=False),
                     tftp=dict(type="bool", default=False),
                 ), mutually_exclusive=[("prefix", "netmask")]),
+                nat_addresses=dict(type="dict", options=dict(
+                    start=dict(type="str", required=True),
+                    end=dict(type="str", required=True),
+                )),
                 nat_ports=dict(type="dict", options=dict(
                     start=dict(type="int", required=True),
                     end=dict(type="int", required=True),
@@ -377,7 +484,8 @@ def main():
                 zone=dict(type="str"),
                 state=dict(type="str", choices=["present", "absent"]),
             ), mutually_exclusive=[("xml", option) for option in DEFINITION_OPTIONS],
-                required_one_of=[("xml", "name"), ("xml", "bridge")]),
+                required_one_of=[("xml", "name")]),
+            purge=dict(type="bool", default=False),
             **engine_options()
         ),
         supports_check_mode=True,

@@ -25,6 +25,9 @@ from ansible_collections.virtkit.host.plugins.module_utils._virt_network.definit
 from ansible_collections.virtkit.host.plugins.module_utils._virt_network.firewall import (
     NetworkFirewall,
 )
+from ansible_collections.virtkit.host.plugins.module_utils._virt_network.record import (
+    NetworkRecord,
+)
 
 
 class FaultyRunner(ProcessRunner):
@@ -166,28 +169,61 @@ def network(name, bridge, mode="nat", address="10.9.0.1"):
 
 @pytest.mark.parametrize("batch", [True, False], ids=["batched", "per-rule"])
 @pytest.mark.parametrize("backend", ["iptables", "nftables"])
-def test_fault_at_every_command_virt_networks(backend, batch):
-    """Network A is reinstalled (its forward mode changed), B added, C removed."""
-    a_old, a_new = network("a", "virbr0"), network("a", "virbr0", mode="route")
+def test_fault_at_every_command_virt_networks(tmp_path, backend, batch):
+    """Network A is replaced (its forward mode and subnet changed: the recorded rules go), B
+    added, C removed. A failure anywhere leaves the rules and the record as they were."""
+    a_old = network("a", "virbr0")
+    a_new = network("a", "virbr0", mode="route", address="10.6.0.1")
     b, c = network("b", "virbr1", address="10.8.0.1"), network("c", "virbr2", address="10.7.0.1")
+    path = str(tmp_path / "record.json")
+
+    def definitions(*pairs):
+        return [(parse_network_xml(text).name, parse_network_xml(text), state)
+                for text, state in pairs]
 
     def prepare():
         for bridge in ("virbr0", "virbr1", "virbr2"):
             run("ip", "link", "add", bridge, "type", "bridge")
-        planner = NetworkFirewall(backend)
-        planner.apply(planner.plan([(parse_network_xml(a_old), "present"),
-                                    (parse_network_xml(c), "present")]))
+        if os.path.exists(path):
+            os.unlink(path)
+        planner = NetworkFirewall(backend, record=NetworkRecord(path))
+        planner.apply(planner.plan(definitions((a_old, "present"), (c, "present"))))
 
     def task(runner):
-        planner = NetworkFirewall(backend, runner=runner, batch=batch)
-        planned = planner.plan([(parse_network_xml(a_new), "present"),
-                                (parse_network_xml(b), "present"),
-                                (parse_network_xml(c), "absent")])
-        assert [n.action for n in planned] == ["reinstalled", "added", "removed"]
+        record = NetworkRecord(path)
+        before = record.load()
+        planner = NetworkFirewall(backend, runner=runner, batch=batch, record=record)
+        planned = planner.plan(definitions((a_new, "present"), (b, "present"), (c, "absent")))
+        assert [n.action for n in planned] == ["replaced", "added", "removed"]
         runner.armed = True
-        planner.apply(planned)
+        try:
+            planner.apply(planned)
+        except FirewallError:
+            assert record.load() == before, "a failed change rewrote the record"
+            raise
+        assert sorted(record.load()) == ["a", "b"]
     commands, failures = inject_everywhere(prepare, task)
     assert batch or failures >= 20, (commands, failures)
+
+
+def test_record_that_cannot_be_written_rolls_the_change_back(tmp_path, netns):  # pylint: disable=unused-argument
+    """The record is written after the rules: when it cannot be, the rules go back too."""
+    class UnwritableRecord(NetworkRecord):
+        def save(self, networks):
+            raise OSError(28, "No space left on device")
+    for bridge in ("virbr0", "virbr1"):
+        run("ip", "link", "add", bridge, "type", "bridge")
+    path = str(tmp_path / "record.json")
+    planner = NetworkFirewall("iptables", record=NetworkRecord(path))
+    planner.apply(planner.plan([("a", parse_network_xml(network("a", "virbr0")), "present")]))
+    before, record_before = exact_state(), open(path).read()
+    planner = NetworkFirewall("iptables", record=UnwritableRecord(path))
+    planned = planner.plan([("a", parse_network_xml(network("a", "virbr1", address="10.5.0.1")),
+                             "present")])
+    with pytest.raises(FirewallError, match="could not write the record.*No space left.*rolled back"):
+        planner.apply(planned)
+    assert exact_state() == before
+    assert open(path).read() == record_before
 
 
 def test_chain_still_referenced_keeps_its_rules(netns):  # pylint: disable=unused-argument

@@ -8,11 +8,27 @@ from xml.etree import ElementTree
 
 from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
 
+# The forward modes of a network on a bridge libvirt makes; "open" has no firewall rules.
 FORWARD_MODES = ("none", "nat", "route", "open")
+# Modes where libvirt uses a bridge or devices it does not manage: no firewall rules, no zone.
+UNMANAGED_MODES = ("bridge", "private", "vepa", "passthrough", "hostdev")
 
 
 class NetworkDefinitionError(ValueError):
     """A network definition that cannot be turned into firewall rules; names the field."""
+
+
+class NatAddresses(object):
+    """``<nat><address start= end=/>``: SNAT to this IPv4 range instead of masquerading."""
+
+    __slots__ = ("start", "end")
+
+    def __init__(self, start, end):
+        self.start = start  # ipaddress.IPv4Address
+        self.end = end
+
+    def __repr__(self):
+        return "NatAddresses(%s-%s)" % (self.start, self.end)
 
 
 class IPDefinition(object):
@@ -35,29 +51,42 @@ class NetworkDefinition(object):
     """What libvirt's network driver looks at when it builds a network's firewall."""
 
     def __init__(self, name, bridge, forward_mode="none", forward_dev=None, ips=(),
-                 nat_ipv6=False, nat_ports=None, ipv6_no_gateway=False, zone=None):
+                 nat_ipv6=False, nat_ports=None, ipv6_no_gateway=False, zone=None,
+                 nat_addresses=None):
         if not name:
             raise NetworkDefinitionError("a network needs a name")
         where = "network %r" % (name,)
         try:
             vocabulary.object_name(name, "network name")
-            vocabulary.interface(bridge, "%s: bridge name" % where)
+            if bridge is not None or forward_mode not in UNMANAGED_MODES:
+                vocabulary.interface(bridge, "%s: bridge name" % where)
             if forward_dev is not None:
                 vocabulary.interface(forward_dev, "%s: forward dev" % where)
             if zone is not None:
                 vocabulary.object_name(zone, "%s: firewalld zone" % where)
         except vocabulary.InvalidValue as exc:
             raise NetworkDefinitionError(str(exc))
-        if forward_mode not in FORWARD_MODES:
+        if forward_mode not in FORWARD_MODES + UNMANAGED_MODES:
             raise NetworkDefinitionError(
-                "%s: forward mode %r has no firewall rules here (expected one of: %s)"
-                % (where, forward_mode, ", ".join(FORWARD_MODES)))
+                "%s: forward mode %r is not one of libvirt's (%s)"
+                % (where, forward_mode, ", ".join(FORWARD_MODES + UNMANAGED_MODES)))
         if nat_ports is not None:
             start, end = nat_ports
-            if not (0 < start <= end <= 65535):
+            # libvirt refuses to start a network whose range is a single port.
+            if not (0 < start < end <= 65535):
                 raise NetworkDefinitionError(
-                    "%s: NAT port range %s-%s must satisfy 0 < start <= end <= 65535"
-                    % (where, start, end))
+                    "%s: NAT port range %s-%s must satisfy 0 < start < end <= 65535 (libvirt "
+                    "refuses a single port)" % (where, start, end))
+        if nat_addresses is not None:
+            if nat_addresses.start.version != 4 or nat_addresses.end.version != 4:
+                raise NetworkDefinitionError("%s: NAT addresses %s-%s must be IPv4 addresses"
+                                             % (where, nat_addresses.start, nat_addresses.end))
+            if nat_addresses.start > nat_addresses.end:
+                raise NetworkDefinitionError("%s: NAT address range %s-%s ends before it starts"
+                                             % (where, nat_addresses.start, nat_addresses.end))
+        if forward_mode != "nat" and (nat_addresses is not None or nat_ports is not None):
+            raise NetworkDefinitionError("%s: NAT addresses and ports need forward mode nat, not %r"
+                                         % (where, forward_mode))
         self.name = name
         self.bridge = bridge
         self.forward_mode = forward_mode
@@ -67,6 +96,13 @@ class NetworkDefinition(object):
         self.nat_ports = nat_ports
         self.ipv6_no_gateway = ipv6_no_gateway
         self.zone = zone
+        self.nat_addresses = nat_addresses
+
+    @property
+    def has_firewall(self):
+        """Whether libvirt makes firewall rules for the network (never for open networks, nor
+        for the modes that use a bridge or devices libvirt does not manage)."""
+        return self.forward_mode in ("none", "nat", "route")
 
     def addresses(self, family):
         return [ip for ip in self.ips if ip.family == family]
@@ -74,6 +110,18 @@ class NetworkDefinition(object):
     def __repr__(self):
         return "NetworkDefinition(%s, bridge=%s, forward=%s)" % (
             self.name, self.bridge, self.forward_mode)
+
+
+def nat_addresses(start, end, where="network"):
+    """NatAddresses from two address texts, with errors that name the field."""
+    if start is None or end is None:
+        raise NetworkDefinitionError("%s: NAT addresses need both a start and an end (got %s-%s)"
+                                     % (where, start, end))
+    try:
+        return NatAddresses(ipaddress.ip_address(start), ipaddress.ip_address(end))
+    except ValueError:
+        raise NetworkDefinitionError("%s: NAT address range %r-%r is not two IP addresses"
+                                     % (where, start, end))
 
 
 def ip_definition(address, prefix=None, netmask=None, family=None, has_dhcp=False, tftp=False,
@@ -125,7 +173,12 @@ def parse_network_xml(text):
     name = (root.findtext("name") or "").strip()
     where = "network %r" % (name or "(unnamed)")
     bridge_element = root.find("bridge")
-    if bridge_element is None or not bridge_element.get("name"):
+    if bridge_element is None:
+        bridge_element = ElementTree.Element("bridge")
+    forward_element = root.find("forward")
+    unmanaged = (forward_element is not None
+                 and forward_element.get("mode") in UNMANAGED_MODES)
+    if not bridge_element.get("name") and not unmanaged:
         raise NetworkDefinitionError(
             "%s: <bridge name='...'/> is missing (virsh net-dumpxml of a defined network shows it)"
             % where)
@@ -134,15 +187,21 @@ def parse_network_xml(text):
     forward_dev = None
     nat_ipv6 = False
     nat_ports = None
+    nat_range = None
     if forward is not None:
         forward_mode = forward.get("mode", "nat")
+        # <forward dev=...> is short for one <interface dev=...>; libvirt uses the first.
         forward_dev = forward.get("dev")
+        interface = forward.find("interface")
+        if forward_dev is None and interface is not None:
+            forward_dev = interface.get("dev")
         nat = forward.find("nat")
         if nat is not None:
             nat_ipv6 = _yes(nat.get("ipv6"))
-            if nat.find("address") is not None:
-                raise NetworkDefinitionError(
-                    "%s: <nat><address> (SNAT to a public range) is not supported yet" % where)
+            address = nat.find("address")
+            if address is not None:
+                nat_range = nat_addresses(address.get("start"), address.get("end"),
+                                          where="%s: <nat><address>" % where)
             port = nat.find("port")
             if port is not None:
                 try:
@@ -163,4 +222,4 @@ def parse_network_xml(text):
     return NetworkDefinition(name, bridge_element.get("name"), forward_mode, forward_dev, ips,
                              nat_ipv6=nat_ipv6, nat_ports=nat_ports,
                              ipv6_no_gateway=_yes(root.get("ipv6")),
-                             zone=bridge_element.get("zone"))
+                             zone=bridge_element.get("zone"), nat_addresses=nat_range)

@@ -34,12 +34,32 @@ NFT_JUMP_CHAINS = ("guest_output", "guest_input", "guest_cross")
 
 
 def _ports_text(ports):
-    start, end = ports or DEFAULT_NAT_PORTS
-    return "%d-%d" % (start, end) if start < end else "%d" % start
+    return "%d-%d" % (ports or DEFAULT_NAT_PORTS)
+
+
+def _nat_target(net, ip, protocol):
+    """What a masquerading rule ends with, as libvirt words it: (kind, range text). kind is
+    "snat" when the network names IPv4 addresses to translate to (IPv4 rules only; an IPv6
+    address masquerades), else "masquerade"; the range carries the ports for tcp and udp."""
+    ports = ":" + _ports_text(net.nat_ports) if protocol else ""
+    addresses = net.nat_addresses
+    if addresses is not None and ip.family == IPV4:
+        if addresses.start == addresses.end:
+            return "snat", "%s%s" % (addresses.start, ports)
+        return "snat", "%s-%s%s" % (addresses.start, addresses.end, ports)
+    return "masquerade", ports
 
 
 def _has_ipv4_dhcp(net):
     return any(ip.has_dhcp for ip in net.addresses(IPV4))
+
+
+def _serves_tftp(net):
+    """libvirt serves DHCP and TFTP on one IPv4 address only: the first with either."""
+    for ip in net.addresses(IPV4):
+        if ip.has_dhcp or ip.tftp:
+            return ip.tftp
+    return False
 
 
 def _has_ipv6(net):
@@ -105,6 +125,8 @@ class IptablesRules(_NetworkRules):
 
     def build(self):
         net = self.net
+        if not net.has_firewall:
+            return self.rules
         # IPv4 services of the host's dnsmasq, then the catch-all rules.
         for proto in ("tcp", "udp"):
             self._input(IPV4, proto, 67)
@@ -114,7 +136,7 @@ class IptablesRules(_NetworkRules):
             self._input(IPV4, proto, 53)
         for proto in ("tcp", "udp"):
             self._output(IPV4, proto, 53)
-        if any(ip.tftp for ip in net.addresses(IPV4)):
+        if _serves_tftp(net):
             self._input(IPV4, "udp", 69)
             self._output(IPV4, "udp", 69)
         self._isolate(IPV4)
@@ -157,12 +179,15 @@ class IptablesRules(_NetworkRules):
         out_dev = ("--out-interface", self.net.forward_dev) if self.net.forward_dev else ()
         self._allow_out(ip)
         self._allow_in(ip, related=True)
-        self._add(ip.family, "--table", "nat", "--insert", "LIBVIRT_PRT", "--source", network,
-                  "!", "--destination", network, *out_dev, "--jump", "MASQUERADE")
-        for proto in ("udp", "tcp"):
+        for proto in (None, "udp", "tcp"):
+            kind, target = _nat_target(self.net, ip, proto)
+            if kind == "snat":
+                tail = ("--jump", "SNAT", "--to-source", target)
+            else:
+                tail = ("--jump", "MASQUERADE") + (("--to-ports", target[1:]) if proto else ())
             self._add(ip.family, "--table", "nat", "--insert", "LIBVIRT_PRT", "--source", network,
-                      "-p", proto, "!", "--destination", network, *out_dev,
-                      "--jump", "MASQUERADE", "--to-ports", _ports_text(self.net.nat_ports))
+                      *(("-p", proto) if proto else ()), "!", "--destination", network, *out_dev,
+                      *tail)
         destinations = ("255.255.255.255/32", "224.0.0.0/24") if ip.family == IPV4 else ("ff02::/16",)
         for destination in destinations:
             self._add(ip.family, "--table", "nat", "--insert", "LIBVIRT_PRT", *out_dev,
@@ -178,6 +203,8 @@ class NftablesRules(_NetworkRules):
 
     def build(self):
         net = self.net
+        if not net.has_firewall:
+            return self.rules
         families = [IPV4] + ([IPV6] if _has_ipv6(net) else [])
         for family in families:
             self._insert(family, "guest_output", "iif", net.bridge, "counter", "reject")
@@ -209,12 +236,15 @@ class NftablesRules(_NetworkRules):
         self._insert(ip.family, "guest_input", *(("iifname", dev) if dev else ()),
                      "oif", self.net.bridge, family, "daddr", network,
                      "ct", "state", "related,established", "counter", "accept")
-        self._insert(ip.family, "guest_nat", family, "saddr", network, family, "daddr", "!=",
-                     network, *out_dev, "counter", "masquerade")
-        for proto in ("udp", "tcp"):
-            self._insert(ip.family, "guest_nat", "meta", "l4proto", proto, family, "saddr",
-                         network, family, "daddr", "!=", network, *out_dev, "counter",
-                         "masquerade", "to", ":" + _ports_text(self.net.nat_ports))
+        for proto in (None, "udp", "tcp"):
+            kind, target = _nat_target(self.net, ip, proto)
+            if kind == "snat":
+                tail = ("counter", "snat", "to", target)
+            else:
+                tail = ("counter", "masquerade") + (("to", target) if proto else ())
+            self._insert(ip.family, "guest_nat", *(("meta", "l4proto", proto) if proto else ()),
+                         family, "saddr", network, family, "daddr", "!=", network, *out_dev,
+                         *tail)
         destinations = ("255.255.255.255/32", "224.0.0.0/24") if ip.family == IPV4 else ("ff02::/16",)
         for destination in destinations:
             self._insert(ip.family, "guest_nat", *out_dev, family, "saddr", network,

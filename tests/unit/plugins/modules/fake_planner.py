@@ -27,6 +27,7 @@ class FakePlanner(object):
         self.trace_lines = list(trace_lines)
         self.created = []  # (args, kwargs) of each planner the module made
         self.wanted = None  # what the module asked plan() for
+        self.plan_options = None  # and the keyword arguments it gave
         self.applied = None  # what the module gave apply()
         self.ran = []  # commands applied outside check mode
         self.calls = []  # init, lock, plan, apply, unlock: in the order they came
@@ -60,10 +61,11 @@ class FakePlanner(object):
                 fake.held = False
                 fake.calls.append("unlock")
 
-        def plan(planner, *wanted):
+        def plan(planner, *wanted, **options):
             assert fake.held, "plan() outside the host lock"
             fake.calls.append("plan")
             fake.wanted = wanted
+            fake.plan_options = options
             planner.queries = [Command(argv) for argv in fake.queries]
             if planner.trace is not None:
                 for line in fake.trace_lines:

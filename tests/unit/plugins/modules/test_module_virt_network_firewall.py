@@ -27,14 +27,14 @@ ADD = [["iptables", "-w", "--table", "filter", "--insert", "LIBVIRT_INP", "--in-
 
 
 def planned_networks(networks):
-    """What the real planner makes of (definition, state) pairs on a host without them: one
+    """What the real planner makes of (name, definition, state) on a host without them: one
     rule each, absent, to be added (present networks) or left alone (absent ones)."""
     planned = []
-    for definition, state in networks:
-        network = PlannedNetwork(definition, state)
+    for name, definition, state in networks:
+        network = PlannedNetwork(name, state, definition)
         network.rules = [("ipv4", tuple(ADD[0][2:]))]
         network.keys = [(("ipv4", "filter", "LIBVIRT_INP"),
-                         RULE.replace("virbr9", definition.bridge))]
+                         RULE.replace("virbr9", network.bridge or "none"))]
         network.present = [False]
         network.action = "added" if state == "present" else "unchanged"
         planned.append(network)
@@ -50,14 +50,16 @@ def planner(monkeypatch):
 
 def test_a_network_from_options_is_planned_applied_and_reported(planner):
     result = run(MAIN, {"networks": [NET]})
-    [(definition, state)] = planner.wanted[0]
+    [(name, definition, state)] = planner.wanted[0]
+    assert name == "lab" and planner.plan_options == {"purge": False}
+    assert planner.created[0][1]["keep_retired"] is False
     assert (definition.name, definition.bridge, definition.forward_mode, state) == (
         "lab", "virbr9", "nat", "present")
     assert [(str(ip.network), ip.has_dhcp, ip.tftp) for ip in definition.ips] == [
         ("10.9.0.0/24", True, False)]
     assert result["changed"] is True and argvs(result["commands"]) == ADD
     assert result["networks"] == [{"name": "lab", "bridge": "virbr9", "action": "added",
-                                   "rules": 1, "present_before": 0}]
+                                   "rules": 1, "present_before": 0, "removed": 0}]
     assert argvs(result["queries"]) == [["iptables", "-w", "--table", "filter", "--list-rules"]]
     assert result["backend"] == "iptables" and "zones" not in result
     assert planner.calls == ["init", "lock", "plan", "apply", "unlock"]
@@ -67,7 +69,7 @@ def test_a_network_from_libvirts_xml(planner):
     with open(os.path.join(NETWORKS, "nat-tftp.xml")) as handle:
         xml = handle.read()
     result = run(MAIN, {"networks": [{"xml": xml, "state": "absent"}], "state": "present"})
-    [(definition, state)] = planner.wanted[0]
+    [(_name, definition, state)] = planner.wanted[0]
     assert (definition.name, definition.bridge, definition.forward_mode, state) == (
         "default", "virbr0", "nat", "absent")
     assert [(str(ip.network), ip.has_dhcp, ip.tftp) for ip in definition.ips] == [
@@ -106,7 +108,9 @@ def test_firewalld_zones_are_reported_and_are_a_change(planner):
     ({"bridge": "virbr9"}, ["name"]),
     ({"name": "lab"}, ["bridge"]),
     ({"xml": "<network/>", "name": "lab"}, ["xml", "name"]),
-    (dict(NET, forward_mode="bridge"), ["forward_mode"]),
+    (dict(NET, forward_mode="macvtap"), ["forward_mode"]),
+    (dict(NET, nat_addresses={"start": "203.0.113.1"}), ["end"]),
+    (dict(NET, nat_addresses={"start": "203.0.113.1", "end": "x"}), ["nat_addresses", "'x'"]),
     (dict(NET, ips=[{"address": "10.9.0.1", "prefix": 24, "netmask": "255.255.255.0"}]),
      ["prefix", "netmask"]),
     (dict(NET, ips=[{"prefix": 24}]), ["address"]),
@@ -130,6 +134,28 @@ def test_bad_definitions_are_refused_before_the_host_is_read(planner, network, t
     result = fail(MAIN, {"networks": [network]})
     assert text in result["msg"] and "Traceback" not in result["msg"]
     assert "plan" not in planner.calls and result["changed"] is False
+
+
+def test_a_recorded_network_is_removed_by_its_name_and_purge_is_passed(planner):
+    planner.commands = []  # nothing to arm a revert for
+    run(MAIN, {"networks": [{"name": "old", "state": "absent"}], "purge": True,
+               "confirm_timeout": 30})
+    assert planner.wanted[0] == [("old", None, "absent")]
+    assert planner.plan_options == {"purge": True}
+    assert planner.created[0][1]["keep_retired"] is True
+
+
+def test_snat_and_modes_without_rules_from_options(planner):
+    run(MAIN, {"networks": [
+        dict(NET, nat_addresses={"start": "203.0.113.1", "end": "203.0.113.9"},
+             nat_ports={"start": 2000, "end": 3000}),
+        {"name": "shared", "forward_mode": "bridge", "bridge": "br0"},
+        {"name": "direct", "forward_mode": "passthrough", "forward_dev": "eth3"}]})
+    (_n, snat, _s), (_n2, shared, _s2), (_n3, direct, _s3) = planner.wanted[0]
+    assert (str(snat.nat_addresses.start), str(snat.nat_addresses.end)) == (
+        "203.0.113.1", "203.0.113.9")
+    assert snat.nat_ports == (2000, 3000) and snat.has_firewall
+    assert not shared.has_firewall and not direct.has_firewall and direct.bridge is None
 
 
 def test_the_networks_list_is_required(planner):
