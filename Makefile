@@ -15,7 +15,7 @@ APT_PACKAGES := iptables nftables ebtables iproute2 dbus firewalld python3-firew
 	libvirt-daemon libvirt-daemon-config-nwfilter libvirt-clients polkitd pkexec node-acorn nodejs \
 	podman crun fuse-overlayfs slirp4netns uidmap debootstrap osinfo-db libxml2-utils \
 	libvirt-daemon-driver-lxc libvirt-dev pkg-config gcc dnf rpm createrepo-c busybox-static \
-	openssh-server
+	openssh-server dnsmasq-base
 
 export PYTHONPATH := $(COLLECTIONS)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)

@@ -272,6 +272,13 @@ mkdir -p /run/libvirt
 mount --bind "$1/var" /var
 mkdir -p /var/lib/libvirt /var/run /var/cache/libvirt /var/log/libvirt
 mount --bind "$1/etc" /etc/libvirt
+if [ "${2:-}" = network ]; then
+    # The network driver: its state (dnsmasq's pid files) where the tests can reach it, and a
+    # sysfs of this network namespace (libvirt sets bridge options through /sys/class/net).
+    mkdir -p "$1/run"
+    mount --bind "$1/run" /run/libvirt
+    mount -t sysfs sysfs /sys
+fi
 exec libvirtd --config "$1/libvirtd.conf" --pid-file "$1/libvirtd.pid"
 """
 
@@ -309,7 +316,7 @@ class LibvirtNwfilterd(object):
                    DBUS_SYSTEM_BUS_ADDRESS="unix:path=/nonexistent")
         self.proc = subprocess.Popen(
             ["unshare", "-m", "--propagation", "private", "sh", "-c", LIBVIRTD_START, "sh",
-             self.directory], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             self.directory, driver], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         socket = os.path.join(self.directory, "sock", "libvirt-sock")
         deadline = time.time() + 30
         while not os.path.exists(socket):
@@ -363,6 +370,62 @@ class LibvirtNwfilterd(object):
     def stop(self):
         terminate(self.proc)
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class LibvirtNetworkd(LibvirtNwfilterd):
+    """libvirt's own network driver (iptables backend, run directly: no firewalld) as an
+    oracle: libvirtd with only that driver, in the current network namespace and a private
+    mount namespace with its own /run/libvirt, /var/lib/libvirt and sysfs. Networks are
+    transient (net-create); stop() destroys them, so their dnsmasq processes end too."""
+
+    def __init__(self, extra_config="", command_log=True):
+        require("dnsmasq")
+        super(LibvirtNetworkd, self).__init__(extra_config, command_log, driver="network")
+
+    def start_network(self, xml):
+        """virsh net-create; returns the seconds it took."""
+        path = os.path.join(self.directory, "network.xml")
+        with open(path, "w") as handle:
+            handle.write(xml)
+        started = time.time()
+        self.virsh("net-create", path)
+        return time.time() - started
+
+    def stop_network(self, name):
+        self.virsh("net-destroy", name)
+
+    def _dnsmasq_pids(self):
+        pids = []
+        directory = os.path.join(self.directory, "run", "network")
+        for name in os.listdir(directory) if os.path.isdir(directory) else ():
+            if name.endswith(".pid"):
+                try:
+                    with open(os.path.join(directory, name)) as handle:
+                        pids.append(int(handle.read().split()[0]))
+                except (OSError, ValueError, IndexError):
+                    pass
+        return pids
+
+    def stop(self):
+        if self.proc.poll() is None:
+            names = subprocess.run(["virsh", "-c", self.uri, "net-list", "--name"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                   universal_newlines=True, check=False).stdout.split()
+            for name in names:
+                subprocess.run(["virsh", "-c", self.uri, "net-destroy", name],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        # Whatever net-destroy left: a dnsmasq of a pid file of ours, in this network namespace.
+        here = os.stat("/proc/thread-self/ns/net").st_ino
+        for pid in self._dnsmasq_pids():
+            try:
+                with open("/proc/%d/comm" % pid) as handle:
+                    ours = handle.read().strip() == "dnsmasq"
+                ours = ours and os.stat("/proc/%d/ns/net" % pid).st_ino == here
+            except OSError:
+                continue
+            if ours:
+                os.kill(pid, signal.SIGTERM)
+        super(LibvirtNetworkd, self).stop()
 
 
 POLKITD_START = """set -e
