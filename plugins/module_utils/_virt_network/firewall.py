@@ -269,32 +269,31 @@ class NetworkFirewall(EnginePlanner):
 
     def _listed(self, lists, bridges):
         """[[(layer, args)]] -> [[(chain key, text)]]: each rule's chain and its spelling in the
-        tool's own listing (one scratch namespace for all)."""
-        keys = [[None] * len(rules) for rules in lists]
+        tool's own listing (one scratch namespace for all, each distinct rule spelled once: a
+        rerun's recorded rules are its wanted rules)."""
+        unique = sorted({rule for rules in lists for rule in rules})
         if self.backend == "nftables":
-            entries = [(i, j, layer, (args[2], args[3], args[4], args[5:]))
-                       for i, rules in enumerate(lists) for j, (layer, args) in enumerate(rules)]
             setup = []
             for layer, family in NFT_FAMILIES:
                 setup += [args for _layer, args in nftables_base(layer, family, None)
                           if args[0] == "add"]
-            canonical = canonical_nft(setup, [entry[3] for entry in entries], sorted(bridges))
-            for (i, j, layer, (_family, _table, chain, _words)), text in zip(entries, canonical):
-                keys[i][j] = ((layer, NFT_TABLE, chain), text)
-            return keys
-        for layer in LAYERS:
-            # args: --table T --insert CHAIN spec...
-            entries = [(i, j, (args[1], args[3], args[4:]))
-                       for i, rules in enumerate(lists)
-                       for j, (rule_layer, args) in enumerate(rules) if rule_layer == layer]
-            if not entries:
-                continue
-            chains = {table: set(self.state[layer][table].chains) | _LIBVIRT_CHAINS[table]
-                      for table in IPTABLES_TABLES}
-            canonical = canonical_iptables(layer, [entry[2] for entry in entries], chains)
-            for (i, j, (table, chain, _spec)), text in zip(entries, canonical):
-                keys[i][j] = ((layer, table, chain), text)
-        return keys
+            # args: insert rule FAMILY TABLE CHAIN words...
+            canonical = canonical_nft(setup, [(args[2], args[3], args[4], args[5:])
+                                              for _layer, args in unique], sorted(bridges))
+            listed = {(layer, args): ((layer, NFT_TABLE, args[4]), text)
+                      for (layer, args), text in zip(unique, canonical)}
+        else:
+            listed = {}
+            for layer in LAYERS:
+                # args: --table T --insert CHAIN spec...
+                mine = [args for rule_layer, args in unique if rule_layer == layer]
+                chains = {table: set(self.state[layer][table].chains) | _LIBVIRT_CHAINS[table]
+                          for table in IPTABLES_TABLES}
+                canonical = canonical_iptables(layer, [(args[1], args[3], args[4:])
+                                                       for args in mine], chains)
+                listed.update({(layer, args): ((layer, args[1], args[3]), text)
+                               for args, text in zip(mine, canonical)})
+        return [[listed[rule] for rule in rules] for rules in lists]
 
     # Applying -----------------------------------------------------------------------------
 
