@@ -181,15 +181,16 @@ class Firewalld(object):
     """firewalld in the current network namespace, on ``bus``, with the given backend; its
     system configuration (permanent changes included) lives in ``directory``."""
 
-    def __init__(self, bus, backend, zones=None):
+    def __init__(self, bus, backend, zones=None, policies=None):
         require("firewalld", "/usr/bin/python3", "unshare")
         self.directory = tempfile.mkdtemp(prefix="virtkit-firewalld-")
         with open(os.path.join(self.directory, "firewalld.conf"), "w") as handle:
             handle.write("FirewallBackend=%s\nDefaultZone=public\nCleanupOnExit=yes\n" % backend)
-        if zones:
-            os.mkdir(os.path.join(self.directory, "zones"))
-            for name, text in zones.items():
-                with open(os.path.join(self.directory, "zones", name + ".xml"), "w") as handle:
+        for kind, objects in (("zones", zones), ("policies", policies)):
+            if objects:
+                os.mkdir(os.path.join(self.directory, kind))
+            for name, text in (objects or {}).items():
+                with open(os.path.join(self.directory, kind, name + ".xml"), "w") as handle:
                     handle.write(text)
         self.log = open(os.path.join(self.directory, "firewalld.log"), "w+")
         self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus.address)

@@ -1,6 +1,8 @@
 """virt_network_firewall on real iptables, nft and firewalld, each test in its own namespace."""
 
 import os
+import shutil
+import subprocess
 
 import pytest
 
@@ -216,5 +218,55 @@ def test_firewalld_host_uses_nftables_and_the_libvirt_zone(netns, private_bus): 
             {"xml": xml("nat-no-dhcp"), "state": "absent"}]}, env=env)
         assert gone["changed"] and gone["zones"] == [
             {"bridge": "virbr0", "before": "libvirt", "after": ""}]
+    finally:
+        daemon.stop()
+
+
+ROUTED_ZONE = """<?xml version="1.0" encoding="utf-8"?>
+<zone><short>libvirt-routed</short></zone>
+"""
+# libvirt's routed policies, as its package installs them (the facts: targets and zones).
+ROUTED_POLICIES = {
+    "libvirt-routed-in": '<?xml version="1.0" encoding="utf-8"?>\n<policy target="ACCEPT">'
+                         '<ingress-zone name="ANY"/><egress-zone name="libvirt-routed"/></policy>\n',
+    "libvirt-routed-out": '<?xml version="1.0" encoding="utf-8"?>\n<policy target="ACCEPT">'
+                          '<ingress-zone name="libvirt-routed"/><egress-zone name="ANY"/></policy>\n',
+}
+ROUTED = {"name": "routed", "bridge": "virbr3", "forward_mode": "route",
+          "ips": [{"address": "10.50.0.1", "prefix": 24}]}
+
+
+@pytest.mark.parametrize("policies, zone", [(ROUTED_POLICIES, "libvirt-routed"), ({}, "libvirt")],
+                         ids=["with-routed-policy", "zone-without-policy"])
+def test_firewalld_zones_chosen_as_libvirt_chooses_them(netns, private_bus, policies, zone):  # pylint: disable=unused-argument
+    """A routed network goes in libvirt-routed where firewalld has that zone and libvirt's
+    routed policy, else in libvirt; an open network gets no zone unless it names one; a network
+    moved to another bridge takes the old bridge out of the zone this module put it in."""
+    from harness import Firewalld  # pylint: disable=import-outside-toplevel
+    host()
+    for bridge in ("virbr3", "virbr4", "virbr5"):
+        run("ip", "link", "add", bridge, "type", "bridge")
+    daemon = Firewalld(private_bus, "nftables", zones={"libvirt": ZONE, "libvirt-routed": ROUTED_ZONE},
+                       policies=policies)
+    try:
+        env = {"DBUS_SYSTEM_BUS_ADDRESS": private_bus.address}
+        opened = {"name": "open", "bridge": "virbr4", "forward_mode": "open"}
+        named = {"name": "named", "bridge": "virbr5", "forward_mode": "open", "zone": "trusted"}
+        result = run_module("virt_network_firewall", {"networks": [ROUTED, opened, named]}, env=env)
+        assert not result.get("failed"), result.get("msg")
+        assert result["zones"] == [{"bridge": "virbr3", "before": "", "after": zone},
+                                   {"bridge": "virbr5", "before": "", "after": "trusted"}]
+        unzoned = subprocess.run(
+            [shutil.which("firewall-cmd", path="/usr/sbin:/usr/bin"),
+             "--get-zone-of-interface=virbr4"], env=daemon.env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+        assert unzoned.returncode == 2 and unzoned.stdout.strip() == "no zone", unzoned
+        moved = run_module("virt_network_firewall", {"networks": [
+            dict(ROUTED, bridge="virbr4"), named]}, env=env)
+        assert moved["networks"][0]["action"] == "replaced"
+        assert moved["zones"] == [{"bridge": "virbr3", "before": zone, "after": ""},
+                                  {"bridge": "virbr4", "before": "", "after": zone}]
+        assert not run_module("virt_network_firewall", {"networks": [
+            dict(ROUTED, bridge="virbr4"), named]}, env=env)["changed"]
     finally:
         daemon.stop()
