@@ -31,7 +31,7 @@ description:
     alone, and O(purge=true) removes the recorded networks the task does not list.
   - libvirt makes no rules for forward mode V(open), nor for the modes where the network uses a
     bridge or devices libvirt does not manage (V(bridge), V(private), V(vepa), V(passthrough),
-    V(hostdev)): such a network has no rules here either, and a change to one of these modes
+    V(hostdev)); such a network has no rules here either, and a change to one of these modes
     removes the rules the network had.
 extends_documentation_fragment:
   - virtkit.host.firewall

@@ -270,3 +270,30 @@ def test_firewalld_zones_chosen_as_libvirt_chooses_them(netns, private_bus, poli
             dict(ROUTED, bridge="virbr4"), named]}, env=env)["changed"]
     finally:
         daemon.stop()
+
+
+def test_the_guides_routed_zone_from_the_firewalld_module(netns, private_bus):  # pylint: disable=unused-argument
+    """guide_virt_networks: a firewalld without libvirt's routed zone gets it, and libvirt's
+    policies, from virtkit.host.firewalld; after a reload routed networks go in it."""
+    from harness import Firewalld  # pylint: disable=import-outside-toplevel
+    run("ip", "link", "add", "virbr3", "type", "bridge")
+    daemon = Firewalld(private_bus, "nftables", zones={"libvirt": ZONE})
+    try:
+        env = {"DBUS_SYSTEM_BUS_ADDRESS": private_bus.address}
+        installed = run_module("firewalld", {
+            "zones": [{"name": "libvirt-routed"}],
+            "policies": [
+                {"name": "libvirt-routed-in", "target": "ACCEPT", "ingress_zones": ["ANY"],
+                 "egress_zones": ["libvirt-routed"]},
+                {"name": "libvirt-routed-out", "target": "ACCEPT",
+                 "ingress_zones": ["libvirt-routed"], "egress_zones": ["ANY"]},
+                {"name": "libvirt-to-host", "target": "REJECT",
+                 "ingress_zones": ["libvirt-routed"], "egress_zones": ["HOST"],
+                 "services": ["dhcp", "dhcpv6", "dns", "ssh", "tftp"],
+                 "protocols": ["icmp", "ipv6-icmp"]}]}, env=env)
+        assert installed["changed"] and not installed.get("failed"), installed.get("msg")
+        daemon.firewall_cmd("--reload")
+        result = run_module("virt_network_firewall", {"networks": [ROUTED]}, env=env)
+        assert result["zones"] == [{"bridge": "virbr3", "before": "", "after": "libvirt-routed"}]
+    finally:
+        daemon.stop()

@@ -250,13 +250,13 @@ class NetworkFirewall(EnginePlanner):
                 or interface_index(recorded.bridge) == recorded.ifindex):
             return keys
         recorded_rules = set(recorded.rules) | set(recorded.retired)
-        quoted = '"%s"' % recorded.bridge
+        by_name = ['%s "%s"' % (word, recorded.bridge) for word in ("iif", "oif")]
+        by_index = ["%s %d" % (word, recorded.ifindex) for word in ("iif", "oif")]
         aliased = []
         for rule, (chain_key, text) in zip(rules, keys):
             if rule in recorded_rules:
-                for word in ("iif", "oif"):
-                    text = text.replace("%s %s" % (word, quoted), "%s %d" % (word,
-                                                                           recorded.ifindex))
+                for name, index in zip(by_name, by_index):
+                    text = text.replace(name, index)
             aliased.append((chain_key, text))
         return aliased
 

@@ -26,7 +26,7 @@ def test_round_trip_and_modes(tmp_path):
     assert record.load() == {"lab": entry}
     assert stat.S_IMODE(os.stat(record.path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.dirname(record.path)).st_mode) == 0o700
-    assert [name for name in os.listdir(os.path.dirname(record.path))] == ["net-1.json"]
+    assert os.listdir(os.path.dirname(record.path)) == ["net-1.json"]
     record.save({})
     assert not os.path.exists(record.path)
 
