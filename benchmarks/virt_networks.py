@@ -6,7 +6,9 @@ Compares, in one run:
   * the same rules with one ansible.builtin.iptables task per rule (a loop: one module run per
     rule), in one ansible-playbook run;
   * the same rules with one firewall-cmd --direct --passthrough per rule (firewalld on a
-    private bus), and with one iptables process per rule (libvirt's own direct path).
+    private bus), and with one iptables process per rule (libvirt's own direct path);
+  * a change of every network's subnet: one task (the record replaces the old rules) against
+    what the module needed without a record, the old definitions absent, then the new present.
 
     python benchmarks/virt_networks.py [--networks 20] [--skip-slow]
 """
@@ -39,6 +41,12 @@ def networks(count):
     return [{"name": "net%d" % i, "bridge": "virbr%d" % (100 + i), "forward_mode": "nat",
              "ips": [{"address": "10.100.%d.1" % i, "prefix": 24, "dhcp": True}]}
             for i in range(count)]
+
+
+def renumbered(specs):
+    """The same networks on other subnets."""
+    return [dict(spec, ips=[dict(spec["ips"][0], address=spec["ips"][0]["address"].replace(
+        "10.100.", "10.101."))]) for spec in specs]
 
 
 def all_rules(specs):
@@ -157,6 +165,21 @@ def main():
             report("virt_network_firewall (%s): idempotent rerun, module" % backend, seconds)
             print("    %d commands on first apply, %d reads on rerun"
                   % (len(first["commands"]), len(again["queries"])))
+            moved = renumbered(specs)
+            seconds, replaced = timed_module("virt_network_firewall",
+                                             {"backend": backend, "networks": moved})
+            assert {n["action"] for n in replaced["networks"]} == {"replaced"}
+            report("virt_network_firewall (%s): every subnet changed, one task" % backend,
+                   seconds)
+        with NetworkNamespace():
+            make_bridges(specs)
+            timed_module("virt_network_firewall", {"backend": backend, "networks": specs})
+            absent, _result = timed_module("virt_network_firewall", {
+                "backend": backend, "networks": [dict(spec, state="absent") for spec in specs]})
+            present, _result = timed_module("virt_network_firewall", {
+                "backend": backend, "networks": renumbered(specs)})
+            report("  the same without a record: old absent, then new (%s)" % backend,
+                   absent + present)
     with NetworkNamespace():
         make_bridges(specs)
         report("virt_network_firewall: ansible-playbook, one task",
@@ -197,6 +220,11 @@ def main():
                  "one iptables process per rule (libvirt's direct path)"):
         if slow in results:
             print("  %-60s %7.1fx" % (slow + " / module", results[slow] / results[fast]))
+    for backend in ("iptables", "nftables"):
+        one = "virt_network_firewall (%s): every subnet changed, one task" % backend
+        two = "  the same without a record: old absent, then new (%s)" % backend
+        print("  %-60s %7.1fx" % ("subnet change, two tasks / one (%s)" % backend,
+                                  results[two] / results[one]))
     playbook = "virt_network_firewall: ansible-playbook, one task"
     slow = "ansible.builtin.iptables: one task per rule, ansible-playbook"
     if slow in results:

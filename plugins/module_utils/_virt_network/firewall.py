@@ -319,7 +319,13 @@ class NetworkFirewall(EnginePlanner):
             # Each deletion carries the re-insertion of what it deletes, at its place: a failure
             # here or in the additions after it puts the networks' rules back as they were.
             fw.start_transaction(auto_rollback=True)
-            for layer, args, undo in self._deletions(deleting):
+            deletions = self._deletions(deleting)
+            if self.batch and self.backend == "iptables":
+                # As for the inserts: each chain keeps its order (the undo positions follow
+                # it), so grouping by table gives one process per table instead of one per
+                # network and table.
+                deletions.sort(key=lambda deletion: (deletion[0], deletion[1][1]))
+            for layer, args, undo in deletions:
                 fw.add_rule(layer, *args, undo=[undo])
             fw.start_rollback(inherit_previous=has_base)
         if adding:

@@ -256,9 +256,11 @@ def canonical_nft(setup, rules, interfaces=()):
     first because nft resolves ``iif``/``oif`` names when it takes a rule."""
     if not rules:
         return []
-    # A bridge: the kernel always has it (dummy may be a module that is not there).
-    commands = [(["ip", "link", "add", name, "type", "bridge"], None) for name in interfaces
-                if name != "lo"]  # a new namespace has its loopback already
+    # Bridges (the kernel always has them; dummy may be a module that is not there), all in
+    # one ip process. The names passed the interface check: no blanks, nothing ip would parse.
+    names = [name for name in interfaces if name != "lo"]  # a new namespace has its loopback
+    commands = [(["ip", "-batch", "-"], "".join("link add %s type bridge\n" % name
+                                                for name in names))] if names else []
     lines = [" ".join(args) for args in setup]
     lines += ["add rule %s %s %s %s" % (family, table, chain, " ".join(words))
               for family, table, chain, words in rules]
