@@ -47,6 +47,13 @@ class NetworkNamespace(object):
         return self
 
     def __exit__(self, *exc):
+        # The namespace's record of virtual networks goes with it (the module keeps one per
+        # namespace in /run; a later namespace may reuse the inode, and its cookie tells it
+        # apart, but the file would stay).
+        record = "/run/virtkit.host/networks/net-%d.json" % os.stat(
+            "/proc/thread-self/ns/net").st_ino
+        if os.path.exists(record):
+            os.unlink(record)
         if _libc.setns(self._saved, CLONE_NEWNET) != 0:
             raise OSError(ctypes.get_errno(), "setns back to the test's namespace failed")
         os.close(self._saved)

@@ -217,3 +217,35 @@ def test_a_reverted_change_is_replaced_by_the_next_run():
         again = apply("iptables", new)
         assert again["networks"][0]["action"] == "replaced"
         assert exact_state() == expected
+
+
+@pytest.mark.parametrize("backend", ["iptables", "nftables"])
+def test_a_renamed_network_purged_takes_each_rule_out_once(backend):
+    """lab renamed lab2 without purge: both hold the same rules; a purge that lists neither
+    removes each rule once (counted for the first of the two)."""
+    expected = fresh(backend, OTHER)
+    with NetworkNamespace():
+        host()
+        apply(backend, lab(), OTHER)
+        apply(backend, lab(name="lab2"), OTHER)
+        purged = apply(backend, OTHER, purge=True)
+        assert [(n["name"], n["action"]) for n in purged["networks"]] == [
+            ("other", "unchanged"), ("lab", "removed"), ("lab2", "unchanged")]
+        assert exact_state() == expected
+        assert not apply(backend, OTHER, purge=True)["networks"][1:]
+
+
+def test_rules_made_before_the_record_are_not_adopted():
+    """Rules that were there before the module made them (libvirt's, or an earlier record
+    lost) are not recorded by a run that finds them in place, so removing the network by its
+    name leaves them."""
+    import os  # pylint: disable=import-outside-toplevel
+    with NetworkNamespace():
+        host()
+        apply("iptables", lab())
+        os.unlink("/run/virtkit.host/networks/net-%d.json"
+                  % os.stat("/proc/thread-self/ns/net").st_ino)
+        applied = exact_state()
+        assert not apply("iptables", lab())["changed"]
+        removed = apply("iptables", {"name": "lab", "state": "absent"})
+        assert not removed["changed"] and exact_state() == applied

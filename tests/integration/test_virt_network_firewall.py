@@ -157,7 +157,7 @@ def test_failure_rolls_everything_back(netns):  # pylint: disable=unused-argumen
      "NAT addresses 2001:db8::1-2001:db8::2 must be IPv4 addresses"),
     ({"name": "x", "bridge": "br9", "forward_mode": "route",
       "nat_addresses": {"start": "203.0.113.1", "end": "203.0.113.2"}},
-     "NAT addresses and ports need forward mode nat, not 'route'"),
+     "NAT addresses, ports and IPv6 NAT need forward mode nat, not 'route'"),
     ({"name": "x", "bridge": "br9", "forward_mode": "nat",
       "nat_ports": {"start": 2000, "end": 2000}}, "libvirt refuses a single port"),
     ({"name": "x", "bridge": "br9", "forward_mode": "nat",
@@ -268,6 +268,16 @@ def test_firewalld_zones_chosen_as_libvirt_chooses_them(netns, private_bus, poli
                                   {"bridge": "virbr4", "before": "", "after": zone}]
         assert not run_module("virt_network_firewall", {"networks": [
             dict(ROUTED, bridge="virbr4"), named]}, env=env)["changed"]
+        # A host bridge in a zone of the admin's: a network on it (forward mode bridge) never
+        # moves it, present or absent.
+        run("ip", "link", "add", "br0", "type", "bridge")
+        daemon.firewall_cmd("--zone=trusted", "--add-interface=br0")
+        for state in ("present", "absent"):
+            shared = run_module("virt_network_firewall", {"networks": [
+                {"name": "shared", "forward_mode": "bridge", "bridge": "br0", "state": state}]},
+                env=env)
+            assert not shared["changed"] and shared["zones"] == [], shared
+        assert daemon.firewall_cmd("--get-zone-of-interface=br0").strip() == "trusted"
     finally:
         daemon.stop()
 

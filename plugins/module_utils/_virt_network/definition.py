@@ -84,9 +84,11 @@ class NetworkDefinition(object):
             if nat_addresses.start > nat_addresses.end:
                 raise NetworkDefinitionError("%s: NAT address range %s-%s ends before it starts"
                                              % (where, nat_addresses.start, nat_addresses.end))
-        if forward_mode != "nat" and (nat_addresses is not None or nat_ports is not None):
-            raise NetworkDefinitionError("%s: NAT addresses and ports need forward mode nat, not %r"
-                                         % (where, forward_mode))
+        if forward_mode != "nat" and (nat_addresses is not None or nat_ports is not None
+                                      or nat_ipv6):
+            raise NetworkDefinitionError(
+                "%s: NAT addresses, ports and IPv6 NAT need forward mode nat, not %r"
+                % (where, forward_mode))
         self.name = name
         self.bridge = bridge
         self.forward_mode = forward_mode

@@ -153,14 +153,15 @@ class NetworkFirewall(EnginePlanner):
             recorded = self.recorded[name]
             if purge:
                 planned.append(PlannedNetwork(name, "absent", None, recorded))
-            elif recorded.retired:
+            elif recorded.retired and recorded.backend == self.backend:
                 planned.append(PlannedNetwork(name, "unlisted", None, recorded))
         twice = first_repeated(network.bridge for network in planned
                                if network.state == "present" and network.bridge)
         if twice is not None:
             raise FirewallError("bridge %s is named by two networks in one task" % twice)
         for network in planned:
-            self._check_backend(network.recorded)
+            if network.state != "unlisted":
+                self._check_backend(network.recorded)
         if self.uses_firewalld:
             self._read_zones()
             for network in planned:
@@ -228,12 +229,12 @@ class NetworkFirewall(EnginePlanner):
         wanted_keys, owned_keys = keys[:count], keys[count:2 * count]
         protected = {key for network_keys in wanted_keys + keys[2 * count:]
                      for key in network_keys}
+        seen = set()  # a rule two networks own (a rename) is taken out once
         for index, network in enumerate(planned):
             network.keys = wanted_keys[index]
             network.present = [self._has(key) for key in network.keys]
             rules = owned[index]
             listed = self._alias(network, rules, owned_keys[index])
-            seen = set()
             for rule, key in zip(rules, listed):
                 if key in seen or key in protected:
                     continue
@@ -246,17 +247,19 @@ class NetworkFirewall(EnginePlanner):
         """The listing of recorded nft rules whose bridge is gone or was made again: nft then
         lists the interface by the index it had when the rule was inserted."""
         recorded = network.recorded
-        if (self.backend != "nftables" or recorded is None or recorded.ifindex is None
-                or interface_index(recorded.bridge) == recorded.ifindex):
+        if self.backend != "nftables" or recorded is None:
+            return keys
+        moved = [(name, index) for name, index in sorted(recorded.indexes.items())
+                 if interface_index(name) != index]
+        if not moved:
             return keys
         recorded_rules = set(recorded.rules) | set(recorded.retired)
-        by_name = ['%s "%s"' % (word, recorded.bridge) for word in ("iif", "oif")]
-        by_index = ["%s %d" % (word, recorded.ifindex) for word in ("iif", "oif")]
         aliased = []
         for rule, (chain_key, text) in zip(rules, keys):
             if rule in recorded_rules:
-                for name, index in zip(by_name, by_index):
-                    text = text.replace(name, index)
+                for name, index in moved:
+                    for word in ("iif", "oif"):
+                        text = text.replace('%s "%s"' % (word, name), "%s %d" % (word, index))
             aliased.append((chain_key, text))
         return aliased
 
@@ -353,24 +356,32 @@ class NetworkFirewall(EnginePlanner):
         return commands
 
     def recorded_after(self, planned):
-        """{name: RecordedNetwork} once the plan ran."""
+        """{name: RecordedNetwork} once the plan ran. A network's rules are recorded when this
+        run inserted them, or when the record held them already (under any network's name: a
+        renamed network); rules that were there before the module made them are not adopted."""
         networks = dict(self.recorded)
+        ours = {rule for recorded in self.recorded.values() if recorded.backend == self.backend
+                for rule in recorded.rules}
         for network in planned:
             retired = network.removed() if self.keep_retired else []
             recorded = network.recorded
+            indexes = dict(recorded.indexes) if recorded is not None and retired else {}
+            if network.bridge:
+                indexes[network.bridge] = interface_index(network.bridge)
             if network.state == "present":
+                inserted = not all(network.present)
+                rules = [rule for rule in network.rules if inserted or rule in ours]
                 networks[network.name] = RecordedNetwork(
-                    network.name, network.bridge, self.backend, network.rules, retired,
+                    network.name, network.bridge, self.backend, rules, retired,
                     self.wanted_zone(network.definition) if self.uses_firewalld else None,
-                    interface_index(network.bridge))
+                    indexes)
             elif network.state == "unlisted":
                 networks[network.name] = RecordedNetwork(
                     network.name, recorded.bridge, recorded.backend, recorded.rules, retired,
-                    recorded.zone, recorded.ifindex)
+                    recorded.zone, recorded.indexes)
             elif retired:
                 networks[network.name] = RecordedNetwork(
-                    network.name, network.bridge, self.backend, (), retired, None,
-                    recorded.ifindex if recorded is not None else interface_index(network.bridge))
+                    network.name, network.bridge, self.backend, (), retired, None, indexes)
             else:
                 networks.pop(network.name, None)
         return networks
@@ -414,8 +425,10 @@ class NetworkFirewall(EnginePlanner):
             if self.backend == "nftables":
                 entries = listing.setdefault((layer, chain),
                                              list(self.state[layer].chains[chain]))
-                position = next(index for index, (listed, handle) in enumerate(entries)
-                                if listed == text and (layer, chain, handle) not in used)
+                position = next((index for index, (listed, handle) in enumerate(entries)
+                                 if listed == text and (layer, chain, handle) not in used), None)
+                if position is None:
+                    raise FirewallError("rule to delete not found in %s: %s" % (chain, text))
                 handle = entries.pop(position)[1]
                 used.add((layer, chain, handle))
                 prefix = (args[2], NFT_TABLE, chain)
@@ -426,6 +439,8 @@ class NetworkFirewall(EnginePlanner):
                 lines = listing.setdefault(
                     (layer, table, chain),
                     list(self.state[layer][table].rules.get(chain, ())))
+                if text not in lines:
+                    raise FirewallError("rule to delete not found in %s: %s" % (chain, text))
                 position = lines.index(text)
                 del lines[position]
                 deletions.append((layer, args[:2] + ("--delete",) + args[3:],
@@ -464,8 +479,9 @@ class NetworkFirewall(EnginePlanner):
                     old = client.zone_call("getZoneOfInterface", "s", [recorded.bridge]) or ""
                     if old == recorded.zone:
                         move(recorded.bridge, old, "")
-                if not bridge:
-                    continue
+                if not bridge or (network.definition is not None
+                                  and network.definition.forward_mode in UNMANAGED_MODES):
+                    continue  # libvirt does not manage the bridge: never its zone
                 current = client.zone_call("getZoneOfInterface", "s", [bridge]) or ""
                 if network.state == "present":
                     wanted = self.wanted_zone(network.definition)
@@ -474,11 +490,23 @@ class NetworkFirewall(EnginePlanner):
                     elif (not wanted and current and recorded is not None
                           and recorded.zone == current):
                         move(bridge, current, "")
-                elif current:
+                elif current and current == self._zone_set(network):
                     move(bridge, current, "")
         finally:
             client.close()
         return changes
+
+    def _zone_set(self, network):
+        """The zone this module put a removed network's bridge in: the recorded one, else the
+        one libvirt would have chosen for its definition."""
+        if network.recorded is not None and network.recorded.bridge == network.bridge:
+            return network.recorded.zone
+        if network.definition is not None:
+            try:
+                return self.wanted_zone(network.definition)
+            except FirewallError:
+                return None  # a zone firewalld does not have holds no bridge
+        return None
 
     def _read_zones(self):
         """firewalld's zones and policies (libvirt's choice of zone depends on them)."""

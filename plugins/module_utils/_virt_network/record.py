@@ -13,6 +13,7 @@ are gone after a reboot.
 
 import os
 
+from ansible_collections.virtkit.host.plugins.module_utils import _vocabulary as vocabulary
 from ansible_collections.virtkit.host.plugins.module_utils._errors import FirewallError
 from ansible_collections.virtkit.host.plugins.module_utils.firewall import (
     _host_files as host_files,
@@ -21,50 +22,78 @@ from ansible_collections.virtkit.host.plugins.module_utils.firewall._model impor
     LAYER_IPV4,
     LAYER_IPV6,
 )
+from ansible_collections.virtkit.host.plugins.module_utils._virt_network.rules import (
+    IPTABLES_CHAINS,
+    NFT_JUMP_CHAINS,
+    NFT_TABLE,
+)
 
 RECORD_DIR = os.path.join(host_files.STATE_DIR, "networks")
 VERSION = 1
 _LAYERS = (LAYER_IPV4, LAYER_IPV6)
+NFT_RULE_CHAINS = NFT_JUMP_CHAINS + ("guest_nat",)
 
 
 class RecordedNetwork(object):
     """One network as the record keeps it. ``rules`` and ``retired``: [(layer, args)]."""
 
-    __slots__ = ("name", "bridge", "backend", "rules", "retired", "zone", "ifindex")
+    __slots__ = ("name", "bridge", "backend", "rules", "retired", "zone", "indexes")
 
-    def __init__(self, name, bridge, backend, rules=(), retired=(), zone=None, ifindex=None):
+    def __init__(self, name, bridge, backend, rules=(), retired=(), zone=None, indexes=None):
         self.name = name
         self.bridge = bridge
         self.backend = backend
         self.rules = [(layer, tuple(args)) for layer, args in rules]
         self.retired = [(layer, tuple(args)) for layer, args in retired]
         self.zone = zone
-        self.ifindex = ifindex
+        # {bridge: its interface index when the rules were inserted}: nft lists a rule on a
+        # bridge that is gone by that index.
+        self.indexes = dict(indexes or {})
 
     def data(self):
         return dict(bridge=self.bridge, backend=self.backend, zone=self.zone,
-                    ifindex=self.ifindex,
+                    indexes=self.indexes,
                     rules=[[layer, list(args)] for layer, args in self.rules],
                     retired=[[layer, list(args)] for layer, args in self.retired])
 
     @classmethod
     def from_data(cls, name, data):
-        """Raises ValueError when ``data`` is not an entry this code wrote."""
+        """Raises ValueError when ``data`` is not an entry this code wrote: every name is
+        checked as the module's input is, and every rule must be one of libvirt's inserts into
+        its own chains (a record is root's alone, but what it says reaches commands)."""
+        if not isinstance(data, dict) or data.get("backend") not in ("iptables", "nftables"):
+            raise ValueError("network %r: entry without a backend" % (name,))
+        backend = data["backend"]
+        try:
+            vocabulary.object_name(name, "network name")
+            bridge = data.get("bridge")
+            if bridge is not None:
+                vocabulary.interface(bridge, "bridge of network %r" % (name,))
+            if data.get("zone") is not None:
+                vocabulary.object_name(data["zone"], "zone of network %r" % (name,))
+            indexes = data.get("indexes") or {}
+            if not isinstance(indexes, dict):
+                raise ValueError("indexes of network %r are not a mapping" % (name,))
+            for interface, index in indexes.items():
+                vocabulary.interface(interface, "interface of network %r" % (name,))
+                if index is not None and not isinstance(index, int):
+                    raise ValueError("network %r: index %r is not a number" % (name, index))
+        except vocabulary.InvalidValue as exc:
+            raise ValueError(str(exc))
+
         def rules(key):
             found = data.get(key, [])
             if not isinstance(found, list):
                 raise ValueError("%s of network %r is not a list" % (key, name))
             for entry in found:
-                if (not isinstance(entry, list) or len(entry) != 2 or entry[0] not in _LAYERS
-                        or not isinstance(entry[1], list)
-                        or not all(isinstance(word, str) for word in entry[1])):
+                if not (isinstance(entry, list) and len(entry) == 2 and entry[0] in _LAYERS
+                        and isinstance(entry[1], list)
+                        and all(isinstance(word, str) for word in entry[1])
+                        and _libvirt_insert(backend, entry[1])):
                     raise ValueError("network %r has a malformed rule: %r" % (name, entry))
             return found
-        if not isinstance(data, dict) or not isinstance(data.get("backend"), str):
-            raise ValueError("network %r: entry without a backend" % (name,))
-        ifindex = data.get("ifindex")
-        return cls(name, data.get("bridge"), data["backend"], rules("rules"), rules("retired"),
-                   data.get("zone"), ifindex if isinstance(ifindex, int) else None)
+        return cls(name, data.get("bridge"), backend, rules("rules"), rules("retired"),
+                   data.get("zone"), indexes)
 
     def __eq__(self, other):
         return isinstance(other, RecordedNetwork) and self.name == other.name and \
@@ -76,6 +105,17 @@ class RecordedNetwork(object):
     def __repr__(self):
         return "RecordedNetwork(%s, bridge=%s, %d rules)" % (self.name, self.bridge,
                                                              len(self.rules))
+
+
+def _libvirt_insert(backend, args):
+    """Whether ``args`` insert a rule into one of libvirt's own chains (what the module makes,
+    and so all a record may hold)."""
+    if backend == "nftables":
+        return (len(args) > 5 and args[:2] == ["insert", "rule"] and args[2] in ("ip", "ip6")
+                and args[3] == NFT_TABLE and args[4] in NFT_RULE_CHAINS)
+    chains = dict(IPTABLES_CHAINS)
+    return (len(args) > 4 and args[0] == "--table" and args[1] in chains
+            and args[2] == "--insert" and args[3] in {child for child, _p in chains[args[1]]})
 
 
 def interface_index(name):

@@ -9,8 +9,9 @@ import socket
 import struct
 
 STATE_DIR = "/run/virtkit.host"
-# SO_NETNS_COOKIE (Linux 5.14+): a number no other namespace gets while the host is up, where
-# the inode of /proc/self/ns/net is reused once a namespace is gone.
+# SO_NETNS_COOKIE (Linux 5.14+, in the generic numbering of x86, arm, and most others): a
+# number no other namespace gets while the host is up, where the inode of /proc/self/ns/net is
+# reused once a namespace is gone.
 _SO_NETNS_COOKIE = 71
 
 
@@ -41,11 +42,16 @@ def namespace_directory(base):
 
 
 def make_private_directory(directory):
-    """``directory`` and its parent, root's alone (0700)."""
+    """``directory``, root's alone (0700), and so are the directories between it and
+    STATE_DIR when it lies there (a directory elsewhere keeps its parents' modes)."""
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o700, exist_ok=True)
-    for path in (os.path.dirname(directory), directory):
+    path = os.path.abspath(directory)
+    while True:
         os.chmod(path, 0o700)
+        if path == STATE_DIR or not path.startswith(STATE_DIR + os.sep):
+            return
+        path = os.path.dirname(path)
 
 
 def write_json(path, data):

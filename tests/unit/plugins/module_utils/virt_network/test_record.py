@@ -21,7 +21,7 @@ RULE = ("ipv4", ("--table", "filter", "--insert", "LIBVIRT_FWX", "--in-interface
 def test_round_trip_and_modes(tmp_path):
     record = NetworkRecord(str(tmp_path / "networks" / "net-1.json"))
     assert record.load() == {}
-    entry = RecordedNetwork("lab", "virbr1", "iptables", [RULE], [RULE], "libvirt", 7)
+    entry = RecordedNetwork("lab", "virbr1", "iptables", [RULE], [RULE], "libvirt", {"virbr1": 7})
     record.save({"lab": entry})
     assert record.load() == {"lab": entry}
     assert stat.S_IMODE(os.stat(record.path).st_mode) == 0o600
@@ -38,6 +38,17 @@ def test_round_trip_and_modes(tmp_path):
     ('{"version": 1, "networks": {"lab": {"backend": "iptables", "rules": [["eb", []]]}}}',
      "malformed rule"),
     ('{"version": 1, "networks": {"lab": {"rules": []}}}', "without a backend"),
+    # What a record says reaches commands: names are checked as input is, and a rule must be
+    # one of libvirt's inserts into its own chains.
+    ('{"version": 1, "networks": {"lab": {"backend": "nftables", "bridge": "br0;x"}}}',
+     "is not an interface name"),
+    ('{"version": 1, "networks": {"lab;": {"backend": "nftables"}}}', "network name"),
+    ('{"version": 1, "networks": {"lab": {"backend": "iptables", "rules": [["ipv4", '
+     '["--table", "filter", "--insert", "INPUT", "--jump", "ACCEPT"]]]}}}', "malformed rule"),
+    ('{"version": 1, "networks": {"lab": {"backend": "nftables", "rules": [["ipv4", '
+     '["insert", "rule", "ip", "filter", "input", "accept"]]]}}}', "malformed rule"),
+    ('{"version": 1, "networks": {"lab": {"backend": "nftables", "indexes": {"br0": "7"}}}}',
+     "is not a number"),
 ])
 def test_a_record_this_code_did_not_write_is_refused_naming_it(tmp_path, text, reason):
     path = tmp_path / "net-1.json"
