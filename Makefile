@@ -137,8 +137,9 @@ test: deps compat lint docs-lint fragments
 	hacking/sanity.sh $(VENV) --python 3.11
 
 # site.yml on a local fleet of libvirt hosts (podman containers): check mode, apply, apply again.
+# HOSTS=N: N hosts (kvm4 and up with kvm3's settings).
 demo: $(BUILD)/apt.stamp $(VENV)/stamp $(COLLECTION_LINK)
-	$(VENV)/bin/python hacking/podman_fleet.py demo
+	HOSTS=$(HOSTS) $(VENV)/bin/python hacking/podman_fleet.py demo
 
 # The firewall engine alone, in a throwaway network namespace, showing every command.
 engine-demo: $(BUILD)/apt.stamp $(VENV)/stamp $(COLLECTION_LINK)

@@ -17,8 +17,9 @@ description:
   - A host that fails or cannot be reached is reported at once, with the task and the first line of
     the error, while the other hosts go on. A failure caught by a block's C(rescue), or let pass
     by C(ignore_errors) or C(ignore_unreachable), is counted on the host's line instead.
-  - The run ends with one summary line, the number of hosts, how many are ok, failed or
-    unreachable, the number of changes and the elapsed time.
+  - The run ends with the changes counted by part of the playbook (a role's tasks count as the
+    role, other tasks by their name), then one summary line, the number of hosts, how many are
+    ok, failed or unreachable, the number of changes and the elapsed time.
   - On a terminal (without C(-v)), the task that is running is shown on one line, which the
     next output replaces.
   - With C(--diff), each change's diff is printed under a header naming the host and the task.
@@ -79,6 +80,12 @@ def _short_name(task):
     return "%s: %s" % (role.rsplit(".", 1)[-1], name) if sep else role
 
 
+def _part(task):
+    """The part of the playbook a task belongs to: its role's short name, or its own name."""
+    role, sep, name = task.get_name().partition(" : ")
+    return role.rsplit(".", 1)[-1] if sep else role
+
+
 def _rescued(task):
     """Whether a failure of this task is caught by the rescue section of a block around it."""
     child, parent = task, getattr(task, "_parent", None)
@@ -122,6 +129,7 @@ class CallbackModule(CallbackBase):
         self._play_uuid = None
         self._batch = 0
         self._hosts = {}
+        self._part_changes = {}  # part of the playbook -> changes, in the order first seen
         self._progress_shown = False
 
     # -- helpers -------------------------------------------------------------------------------
@@ -171,8 +179,9 @@ class CallbackModule(CallbackBase):
             self._show(line, color=C.COLOR_CHANGED if record.changes else C.COLOR_OK)
         self._hosts = {}
 
-    @staticmethod
-    def _changed(record, task):
+    def _changed(self, record, task):
+        part = _part(task)
+        self._part_changes[part] = self._part_changes.get(part, 0) + 1
         record.changes += 1
         name = _short_name(task)
         if name not in record.changed_tasks:
@@ -291,4 +300,6 @@ class CallbackModule(CallbackBase):
             unreachable, self._changes(changes, self._only_check_mode and self._play_uuid is not None),
             time.time() - self._started)
         color = C.COLOR_ERROR if failed or unreachable else (C.COLOR_CHANGED if changes else C.COLOR_OK)
+        self._show("Changes by part: %s" % (", ".join(
+            "%s %d" % (part, count) for part, count in self._part_changes.items()) or "none"))
         self._show(line, color=color)

@@ -31,7 +31,11 @@ def fleet(tmp_path):
     names = []
     for host in HOSTS:
         name = "virtkit-test-" + host
-        inventory["libvirt_hosts"]["hosts"][host]["ansible_host"] = name
+        variables = inventory["libvirt_hosts"]["hosts"][host]
+        variables["ansible_host"] = name
+        # LXC guests need a privileged host and a mirror: test_make_demo has them.
+        variables.pop("lxc_guest_containers", None)
+        variables.pop("demo_lxc_host", None)
         names.append(name)
     path = tmp_path / "inventory.json"
     path.write_text(json.dumps(inventory))
@@ -132,3 +136,14 @@ def test_make_demo(tmp_path):
     summary = proc.stdout.split("== Summary: 3 hosts", 1)[1]
     assert re.search(r"apply again\s+0 changes", summary), summary
     assert re.search(r"apply\s+[1-9]\d* changes", summary), summary
+    # Every part of the mission changed something on the first apply.
+    applied = re.search(r"^  apply  .*$", summary, re.M).group(0)
+    for part in ("Firewall of the virtual networks", "Guest NIC filters", "polkit_acl",
+                 "libvirt_logging", "lxc_guest"):
+        assert re.search(re.escape(part) + r" \d+", applied), applied
+    shown = proc.stdout.split("== What the hosts now do", 1)[1]
+    for host in ("kvm1", "kvm2", "kvm3"):
+        assert re.search(r"^  %s  vnet0 \(clean-traffic\): allowed frame delivered, spoofed MAC "
+                         r"frame dropped, spoofed IP frame dropped$" % host, shown, re.M), shown
+    assert re.search(r"^  kvm1  LXC guest demo-ct1, its /etc/os-release through libvirt: "
+                     r"Debian GNU/Linux 12", shown, re.M), shown

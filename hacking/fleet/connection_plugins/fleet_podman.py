@@ -71,3 +71,8 @@ class Connection(ConnectionBase):
 
     def close(self):
         self._connected = False
+
+    def reset(self):
+        # Every command is a podman exec of its own: the next one is a new connection already
+        # (what the confirmed changes' reset asks for).
+        self.close()
