@@ -152,6 +152,17 @@ def test_role_for_a_list_of_guests(tmp_path, repository, libvirtd):
     assert code == 0 and changed == 0, out
 
 
+def test_role_refuses_an_unknown_option_before_anything_runs(tmp_path, libvirtd):
+    from harness import run_playbook  # pylint: disable=import-outside-toplevel
+    variables = {"lxc_guest_defaults": {"uri": libvirtd.uri},
+                 "lxc_guest_containers": [{"name": "web9", "colour": "blue",
+                                           "root": str(tmp_path / "web9")}]}
+    code, _changed, out = run_playbook(tmp_path, ROLE_PLAY, variables)
+    assert code != 0 and "lxc_guest_containers entry web9: unknown options colour" in out, out
+    assert not (tmp_path / "web9").exists()
+    assert libvirtd.virsh("list", "--all", "--name").split() == []
+
+
 # Hardening: names and paths, creation records, links inside a root, failed populates, hashes.
 
 def _module(args, check=False, prefix=(), timeout=120):
