@@ -171,6 +171,7 @@ bench: deps $(BUILD)/venv-bench-posix/stamp $(BUILD)/venv-bench-dbusfast/stamp \
 	$(VENV)/bin/python benchmarks/nwfilter.py
 	$(VENV)/bin/python benchmarks/firewalld.py
 	$(VENV)/bin/python benchmarks/confirm.py
+	$(VENV)/bin/python benchmarks/fleet.py --hosts 3,10,25 --connections fleet_podman,containers.podman
 
 # The execution environment (meta/execution-environment.yml) built with ansible-builder on a
 # locally built Debian 12 base image, then checked inside: ansible-doc of every module and
