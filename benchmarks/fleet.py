@@ -17,8 +17,9 @@ runs) and the changes each run made (the virtkit.host.fleet summary line).
 the same fleet as the baseline; --playbook/--collections point at a modified copy of the
 checkout; --profile writes each run's output with the profile_tasks and timer callbacks.
 --forks defaults to the number of hosts. Many systemd containers need more inotify instances
-than this machine kind has (128: containers past about 22 exit 255 at boot): the benchmark
-raises fs.inotify.max_user_instances / max_user_watches (never lowers them) and says so.
+than this machine kind has (128: containers past about 22 exit 255 at boot): the fleet
+(podman_fleet.Fleet) raises fs.inotify.max_user_instances / max_user_watches for its host count
+(never lowers them) and says so.
 """
 
 import argparse
@@ -74,21 +75,6 @@ CANDIDATES = {
                                     "-e", "polkit_acl_install_validator=false",
                                     "-e", "libvirt_logging_version=9.0.0"]},
 }
-SYSCTLS = {"fs.inotify.max_user_instances": 1024, "fs.inotify.max_user_watches": 524288}
-
-
-def raise_sysctls():
-    """Raise what a large fleet needs; never lower a value."""
-    for key, wanted in SYSCTLS.items():
-        path = "/proc/sys/" + key.replace(".", "/")
-        with open(path) as handle:
-            current = int(handle.read().split()[0])
-        if current < wanted:
-            with open(path, "w") as handle:
-                handle.write("%d\n" % wanted)
-            print("sysctl %s: %d -> %d" % (key, current, wanted), flush=True)
-
-
 def inventory(hosts, connection, path, prefix=PREFIX):
     """N hosts with kvm3's settings and the demo's group variables."""
     with open(DEMO_INVENTORY) as handle:
@@ -270,7 +256,6 @@ def main():
             parser.error("unknown connection %s (%s)" % (connection, ", ".join(CONNECTIONS)))
     if args.profile:
         os.makedirs(args.profile, exist_ok=True)
-    raise_sysctls()
     results = []
     print("%s %s" % (" ".join("%s=%s" % item for item in sorted(args.env.items())),
                      " ".join(args.arg)), flush=True)
