@@ -75,6 +75,8 @@ CANDIDATES = {
                                     "-e", "polkit_acl_install_validator=false",
                                     "-e", "libvirt_logging_version=9.0.0"]},
 }
+
+
 def inventory(hosts, connection, path, prefix=PREFIX):
     """N hosts with kvm3's settings and the demo's group variables."""
     with open(DEMO_INVENTORY) as handle:
@@ -226,7 +228,7 @@ def _bench(hosts, connection, args, results, containers, inventory_path, started
 def main():
     # A TERM (a timeout, kill) unwinds like Ctrl-C: the containers are removed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--hosts", default="3,10,25")
     parser.add_argument("--connections", default="fleet_podman,containers.podman")
     parser.add_argument("--runs", default="check,apply,rerun",
