@@ -73,11 +73,12 @@ def test_check_mode_serial_batches_forks_and_rerun(fleet):
     assert "-A LIBVIRT_FWI -d 10.5.0.0/24 -o virbr5 -j ACCEPT" in output, output
 
     # One host per batch, one fork: the play starts once per batch, each host's line when its
-    # batch is done. The inventory's site_confirm_timeout arms a revert of each host's firewall
-    # change, which the controller confirms over a new connection (-vv shows the results).
+    # batch is done. The inventory's site_confirm_timeout arms a revert of each host's two
+    # firewall changes (the networks', the NIC filters'), which the controller confirms over a
+    # new connection (-vv shows the results).
     code, output, changes = converge(fleet, "-e", "site_serial=1", "--forks", "1", "-vv")
     assert code == 0, output
-    assert output.count('"confirmed": true') == len(HOSTS), output
+    assert output.count('"confirmed": true') == 2 * len(HOSTS), output
     assert "(batch 3)" in output and "(batch 4)" not in output, output
     lines = host_lines(output)
     assert sorted(lines) == list(HOSTS) and all(status == "ok" for status, _rest in lines.values())
