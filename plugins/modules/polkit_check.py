@@ -13,16 +13,20 @@ description:
     (see the P(virtkit.host.polkit_acl#role) role).
   - The subject is a process; for O(user) the module runs a short-lived process as that user.
     polkit always authorises uid 0, so check non-root users.
+  - With O(checks), several questions are asked in one module run (one connection to the
+    bus, one process per user), as a role that proves a whole policy needs.
   - Reads only; never changes anything.
 options:
   action:
     description:
       - A polkit action id, or libvirt's C(object.permission) (for example V(domain.getattr)),
         which stands for C(org.libvirt.api.object.permission).
+      - Required unless O(checks) is given.
     type: str
-    required: true
   user:
-    description: Check for a process of this user. Exactly one of O(user) and O(pid) is required.
+    description:
+      - Check for a process of this user. Without O(checks), exactly one of O(user) and O(pid)
+        is required.
     type: str
   pid:
     description: Check for this existing process.
@@ -34,6 +38,34 @@ options:
   expect:
     description: Fail the task unless the answer is this (C(true) authorised, C(false) not).
     type: bool
+  checks:
+    description:
+      - Several questions at once, each with the options above (O(checks[].action), exactly one
+        of O(checks[].user) and O(checks[].pid), O(checks[].details), O(checks[].expect)).
+        Every question is asked; the task fails if any answer is not the one expected, naming
+        each. The answers are in RV(results), in order.
+      - Mutually exclusive with O(action), O(user), O(pid), O(details) and O(expect).
+    type: list
+    elements: dict
+    version_added: 0.2.0
+    suboptions:
+      action:
+        description: As O(action).
+        type: str
+        required: true
+      user:
+        description: As O(user).
+        type: str
+      pid:
+        description: As O(pid).
+        type: int
+      details:
+        description: As O(details).
+        type: dict
+        default: {}
+      expect:
+        description: As O(expect).
+        type: bool
 extends_documentation_fragment:
   - virtkit.host.attributes
 attributes:
@@ -66,23 +98,62 @@ EXAMPLES = r"""
     action: org.libvirt.api.domain.getattr
     details: {connect_driver: LXC, domain_name: other}
     expect: false
+
+- name: A policy proved in one module run
+  virtkit.host.polkit_check:
+    checks:
+      - {user: webteam, action: connect.getattr, details: {connect_driver: QEMU}, expect: true}
+      - {user: webteam, action: domain.start, details: {connect_driver: QEMU, domain_name: web1},
+         expect: false}
 """
 
 RETURN = r"""
 authorized:
   description: Whether polkit authorises the action.
-  returned: success
+  returned: success, without O(checks)
   type: bool
 challenge:
   description: Whether it would be authorised after authentication.
-  returned: success
+  returned: success, without O(checks)
   type: bool
 action_id:
   description: The polkit action id asked about.
-  returned: always
+  returned: without O(checks)
   type: str
   sample: org.libvirt.api.domain.getattr
+results:
+  description:
+    - With O(checks), one answer per question, in order (also when an answer was not the one
+      expected).
+  returned: with O(checks), when every question could be asked
+  type: list
+  elements: dict
+  version_added: 0.2.0
+  contains:
+    action_id:
+      description: The polkit action id asked about.
+      type: str
+      sample: org.libvirt.api.connect.getattr
+    subject:
+      description: The user, or C(process PID).
+      type: str
+      sample: webteam
+    details:
+      description: The details asked with.
+      type: dict
+      sample: {connect_driver: QEMU}
+    authorized:
+      description: Whether polkit authorises the action.
+      type: bool
+    challenge:
+      description: Whether it would be authorised after authentication.
+      type: bool
+    expected:
+      description: Whether the answer is the one in O(checks[].expect) (true without one).
+      type: bool
 """
+
+from contextlib import ExitStack
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -97,40 +168,82 @@ from ansible_collections.virtkit.host.plugins.module_utils._polkit import (
 )
 
 
+QUESTION = dict(
+    action=dict(type="str"),
+    user=dict(type="str"),
+    pid=dict(type="int"),
+    details=dict(type="dict", default={}),
+    expect=dict(type="bool"),
+)
+
+
+def ask(bus, processes, question):
+    """One answer: (action id, subject, authorized, challenge). A user's process is started
+    once per run: ``processes`` (an ExitStack) ends them all."""
+    action_id = libvirt_action(question["action"])
+    if question["user"]:
+        started = getattr(processes, "by_user", {})
+        processes.by_user = started
+        if question["user"] not in started:
+            started[question["user"]] = processes.enter_context(ProcessAs(question["user"]))
+        pid, subject = started[question["user"]].pid, question["user"]
+    else:
+        pid, subject = question["pid"], "process %d" % question["pid"]
+    authorized, challenge = check_authorization(bus, pid, action_id, question["details"])
+    return action_id, subject, authorized, challenge
+
+
+def unexpected(action_id, subject, details, authorized, expect):
+    return "%s for %s with details %s: polkit says %s, expected %s" % (
+        action_id, subject, details, "authorized" if authorized else "not authorized",
+        "authorized" if expect else "not authorized")
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            action=dict(type="str", required=True),
-            user=dict(type="str"),
-            pid=dict(type="int"),
-            details=dict(type="dict", default={}),
-            expect=dict(type="bool"),
+            QUESTION,
+            checks=dict(type="list", elements="dict",
+                        options=dict(QUESTION, action=dict(type="str", required=True)),
+                        required_one_of=[("user", "pid")],
+                        mutually_exclusive=[("user", "pid")]),
         ),
-        required_one_of=[("user", "pid")],
-        mutually_exclusive=[("user", "pid")],
+        required_one_of=[("user", "pid", "checks"), ("action", "checks")],
+        mutually_exclusive=[("user", "pid", "checks"), ("checks", "action"),
+                            ("checks", "expect")],
         supports_check_mode=True,
     )
     params = module.params
-    action_id = libvirt_action(params["action"])
-    result = dict(changed=False, action_id=action_id)
+    if params["checks"] is not None and params["details"]:
+        module.fail_json(msg="parameters are mutually exclusive: checks|details")
+    questions = params["checks"] if params["checks"] is not None else [params]
+    result = dict(changed=False)
+    if params["checks"] is None:
+        result["action_id"] = libvirt_action(params["action"])
+    answers = []
     with failing_on(module, (FirewallUnavailableError, PolkitError), result):
         bus = SystemBus(user="polkit_check")
         try:
-            if params["user"]:
-                with ProcessAs(params["user"]) as process:
-                    authorized, challenge = check_authorization(bus, process.pid, action_id,
-                                                                params["details"])
-            else:
-                authorized, challenge = check_authorization(bus, params["pid"], action_id,
-                                                            params["details"])
+            with ExitStack() as processes:
+                for question in questions:
+                    answers.append(ask(bus, processes, question))
         finally:
             bus.close()
-    result.update(authorized=authorized, challenge=challenge)
-    if params["expect"] is not None and params["expect"] != authorized:
-        module.fail_json(msg="%s for %s with details %s: polkit says %s, expected %s"
-                         % (action_id, params["user"] or "process %d" % params["pid"],
-                            params["details"], "authorized" if authorized else "not authorized",
-                            "authorized" if params["expect"] else "not authorized"), **result)
+    failures = []
+    results = []
+    for question, (action_id, subject, authorized, challenge) in zip(questions, answers):
+        expected = question["expect"] is None or question["expect"] == authorized
+        results.append(dict(action_id=action_id, subject=subject, details=question["details"],
+                            authorized=authorized, challenge=challenge, expected=expected))
+        if not expected:
+            failures.append(unexpected(action_id, subject, question["details"], authorized,
+                                       question["expect"]))
+    if params["checks"] is None:
+        result.update(authorized=answers[0][2], challenge=answers[0][3])
+    else:
+        result["results"] = results
+    if failures:
+        module.fail_json(msg="; ".join(failures), **result)
     module.exit_json(**result)
 
 

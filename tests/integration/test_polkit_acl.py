@@ -383,9 +383,11 @@ def test_the_role_checks_its_expectations(setup, private_bus, monkeypatch):
              "expect": False},
             {"user": "daemon", "action": "domain.getattr", "details": {"domain_name": "web1"},
              "expect": False}]
-        code, changed, out = playbook(tmp_path, variables)
+        code, changed, out = playbook(tmp_path, variables, "-v")
         assert code == 0 and changed == 2, out
-        assert "nobody domain.getattr {\"domain_name\": \"db7\"}: yes" in out, out
+        # Every question asked, in one module run, each answered as expected.
+        assert out.count('"expected": true') == 4 and '"expected": false' not in out, out
+        assert '"subject": "daemon"' in out and '"domain_name": "db7"' in out, out
         for options in ((), ("--check", "--diff")):
             code, changed, out = playbook(tmp_path, variables, *options)
             assert code == 0 and changed == 0, out

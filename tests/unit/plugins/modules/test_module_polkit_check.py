@@ -42,7 +42,7 @@ class Bus(object):
 
         def call(instance, destination, path, interface, member, signature="", body=None):  # pylint: disable=unused-argument
             bus.calls.append((interface, member, signature, body))
-            return bus.reply
+            return bus.reply() if callable(bus.reply) else bus.reply
 
         def close(instance):  # pylint: disable=unused-argument
             bus.closed += 1
@@ -150,3 +150,67 @@ def test_without_dbus_next_ansibles_standard_message(bus):
     result = fail(MAIN, {"action": "domain.getattr", "pid": PID})
     assert result["msg"] == missing_required_lib("dbus-next")
     assert "polkit_check needs the Python library dbus-next" in result["exception"]
+
+
+def answers(bus, *authorized):
+    """polkit answers these in turn, one per CheckAuthorization."""
+    pending = list(authorized)
+    bus.reply = lambda: (None, [(pending.pop(0), False, {})])
+
+
+def test_checks_ask_every_question_in_one_run(bus):
+    answers(bus, True, False, True)
+    result = run(MAIN, {"checks": [
+        {"user": "root", "action": "connect.getattr", "details": {"connect_driver": "QEMU"},
+         "expect": True},
+        {"user": "root", "action": "domain.start", "expect": False},
+        {"pid": PID, "action": "org.libvirt.unix.manage"}]})
+    assert result == {"changed": False, "results": [
+        {"action_id": "org.libvirt.api.connect.getattr", "subject": "root",
+         "details": {"connect_driver": "QEMU"}, "authorized": True, "challenge": False,
+         "expected": True},
+        {"action_id": "org.libvirt.api.domain.start", "subject": "root", "details": {},
+         "authorized": False, "challenge": False, "expected": True},
+        {"action_id": "org.libvirt.unix.manage", "subject": "process %d" % PID, "details": {},
+         "authorized": True, "challenge": False, "expected": True}]}
+    # One bus, one process per user, ended after the last question.
+    assert bus.opened == bus.closed == 1 and len(bus.calls) == 3
+    assert bus.processes == [("enter", "root"), ("exit", "root")]
+    assert bus.calls[0][3][2] == {"connect_driver": "QEMU"} and bus.calls[1][3][2] == {}
+
+
+def test_checks_name_every_unexpected_answer_and_return_them_all(bus):
+    answers(bus, False, True, True)
+    result = fail(MAIN, {"checks": [
+        {"user": "root", "action": "connect.getattr", "expect": True},
+        {"user": "root", "action": "domain.getattr", "expect": True},
+        {"user": "root", "action": "domain.start", "expect": False}]}, check_mode=True)
+    assert result["msg"] == (
+        "org.libvirt.api.connect.getattr for root with details {}: polkit says not "
+        "authorized, expected authorized; org.libvirt.api.domain.start for root with details "
+        "{}: polkit says authorized, expected not authorized")
+    assert [answer["expected"] for answer in result["results"]] == [False, True, False]
+    assert result["changed"] is False
+
+
+@pytest.mark.parametrize("args, words", [
+    ({"checks": [{"action": "domain.getattr"}]}, ["user", "pid", "checks"]),
+    ({"checks": [{"user": "root"}]}, ["action", "checks"]),
+    ({"checks": [{"action": "domain.getattr", "user": "root", "pid": 1}]}, ["user", "pid"]),
+    ({"checks": [{"action": "a.b", "user": "root", "colour": "red"}]}, ["colour"]),
+    ({"checks": [], "action": "domain.getattr"}, ["checks", "action"]),
+    ({"checks": [], "user": "root", "action": "domain.getattr"}, ["checks", "user"]),
+    ({"checks": [], "expect": True}, ["checks", "expect"]),
+    ({"checks": [], "details": {"a": "b"}}, ["checks", "details"]),
+])
+def test_bad_checks_fail_before_the_bus_is_reached(bus, args, words):
+    result = fail(MAIN, args)
+    assert all(word in result["msg"] for word in words), result["msg"]
+    assert bus.opened == 0
+
+
+def test_checks_stop_at_a_question_that_cannot_be_asked(bus):
+    result = fail(MAIN, {"checks": [{"user": "root", "action": "domain.getattr"},
+                                    {"user": "no-such-user-here", "action": "domain.getattr"}]})
+    assert "no-such-user-here" in result["msg"]
+    assert bus.processes == [("enter", "root"), ("exit", "root")] and bus.closed == 1
