@@ -5,8 +5,10 @@
 For each fleet size, N hosts with kvm3's settings of playbooks/inventory/demo.yml are started
 (containers virtkit-bench-host01..NN, hacking/podman_fleet.py's image and Fleet class), and
 site.yml runs on them in check mode, for real and again (the idempotent rerun), through each
-connection asked for. Printed: wall time, time per host, memory per host (podman stats after the
-runs) and the changes each run made (the virtkit.host.fleet summary line).
+connection asked for. Printed: wall time, time per host, CPU seconds (the whole machine from
+/proc/stat, which counts detached helpers such as fleet_podman's channels; the controller's
+processes; the containers' cgroups), memory per host (podman stats after the runs) and the
+changes each run made (the virtkit.host.fleet summary line).
 
     build/venv/bin/python benchmarks/fleet.py [--hosts 3,10,25]
         [--connections fleet_podman,containers.podman] [--runs check,apply,rerun,rerun]
@@ -41,7 +43,7 @@ sys.path.insert(0, os.path.join(TOP, "hacking"))
 
 import yaml  # noqa: E402  pylint: disable=wrong-import-position
 
-from podman_fleet import DEMO_INVENTORY, SITE, SUMMARY, Fleet  # noqa: E402  pylint: disable=wrong-import-position
+from podman_fleet import SITE, SUMMARY, Fleet, kvm3_copies  # noqa: E402  pylint: disable=wrong-import-position
 
 PREFIX = "virtkit-bench-host"
 # containers.podman comes with the pip ansible package of the Molecule venv.
@@ -56,6 +58,8 @@ MITOGEN = os.environ.get("MITOGEN_DIR", "/tmp/virtkit-bench-mitogen")  # pip ins
 # interleaved so that load from elsewhere falls on all of them alike.
 CANDIDATES = {
     "baseline": {},
+    # fleet_podman with a podman exec of its own per command (no persistent channel).
+    "no-channel": {"env": {"FLEET_PODMAN_CHANNEL": "false"}},
     "forks2": {"forks": 2},
     "forks5": {"forks": 5},
     "free": {"env": {"ANSIBLE_STRATEGY": "free"}},
@@ -79,17 +83,13 @@ CANDIDATES = {
 
 def inventory(hosts, connection, path, prefix=PREFIX):
     """N hosts with kvm3's settings and the demo's group variables."""
-    with open(DEMO_INVENTORY) as handle:
-        demo = yaml.safe_load(handle)["libvirt_hosts"]
-    template = dict(demo["hosts"]["kvm3"])
-    group_vars = dict(demo["vars"], ansible_connection=CONNECTIONS[connection])
-    names = {}
-    for index in range(1, hosts + 1):
-        names["host%02d" % index] = dict(template, ansible_host="%s%02d" % (prefix, index))
+    data, copies = kvm3_copies(range(1, hosts + 1), "host%02d", prefix + "%02d")
+    group = data["libvirt_hosts"]
+    group["hosts"] = copies
+    group["vars"]["ansible_connection"] = CONNECTIONS[connection]
     with open(path, "w") as handle:
-        yaml.safe_dump({"libvirt_hosts": {"hosts": names, "vars": group_vars}}, handle,
-                       default_flow_style=False)
-    return [host["ansible_host"] for host in names.values()]
+        yaml.safe_dump(data, handle, default_flow_style=False)
+    return [host["ansible_host"] for host in copies.values()]
 
 
 def memory_per_host(fleet, containers):
@@ -130,6 +130,15 @@ def container_cpu(paths):
     return total
 
 
+def machine_cpu():
+    """CPU seconds the whole machine has been busy (/proc/stat): the controller, its detached
+    helpers (fleet_podman's channels), podman and the containers alike."""
+    with open("/proc/stat") as handle:
+        fields = [int(field) for field in handle.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def controller_cpu():
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -150,13 +159,13 @@ def playbook(fleet, inventory_path, options, args, profile_path=None, candidate=
     forks = candidate.get("forks") or args.forks or args.current_hosts
     argv = ["ansible-playbook", "-i", inventory_path, args.playbook, "--forks",
             str(forks)] + options + args.arg + candidate.get("arg", [])
-    cpu = controller_cpu()
+    cpu, machine = controller_cpu(), machine_cpu()
     started = time.perf_counter()
     proc = subprocess.run(fleet._in_namespace(argv), stdout=subprocess.PIPE,  # pylint: disable=protected-access
                           stderr=subprocess.STDOUT, universal_newlines=True, env=env,
                           cwd=TOP, check=False)
     seconds = time.perf_counter() - started
-    cpu = controller_cpu() - cpu
+    cpu = (controller_cpu() - cpu, machine_cpu() - machine)
     if profile_path:
         with open(profile_path, "w") as handle:
             handle.write(proc.stdout)
@@ -168,15 +177,18 @@ def playbook(fleet, inventory_path, options, args, profile_path=None, candidate=
 
 def report(results, connection, hosts, label, seconds, cpu, host_cpu, code, changes, failed,
            mem, output):
-    print("  %-18s %3d hosts %-24s %7.1f s %5.2f s/host  cpu: controller %6.1f s, hosts"
-          " %6.1f s  %4s changes %s failed  %s MB/host"
-          % (connection, hosts, label, seconds, seconds / hosts, cpu, host_cpu,
+    cpu, machine = cpu
+    print("  %-18s %3d hosts %-24s %7.1f s %5.2f s/host  cpu: machine %6.1f s (%4.2f s/host),"
+          " controller %6.1f s, hosts %6.1f s  %4s changes %s failed  %s MB/host"
+          % (connection, hosts, label, seconds, seconds / hosts, machine, machine / hosts, cpu,
+             host_cpu,
              "?" if changes is None else changes, "?" if failed is None else failed,
              "?" if mem is None else "%.0f" % mem), flush=True)
     if code != 0:
         print(output[-3000:])
     results.append({"connection": connection, "hosts": hosts, "run": label,
-                    "seconds": round(seconds, 2), "controller_cpu": round(cpu, 2),
+                    "seconds": round(seconds, 2), "machine_cpu": round(machine, 2),
+                    "controller_cpu": round(cpu, 2),
                     "hosts_cpu": round(host_cpu, 2), "changes": changes, "failed": failed,
                     "exit": code, "mb_per_host": mem and round(mem, 1)})
 

@@ -385,6 +385,17 @@ def show_results(fleet, hosts):
     return problems
 
 
+def kvm3_copies(numbers, name, container):
+    """The demo inventory (parsed) and, for each of ``numbers``, a host ``name % number`` with
+    kvm3's settings in container ``container % number``: how the fleet grows."""
+    import yaml  # pylint: disable=import-outside-toplevel
+    with open(DEMO_INVENTORY) as handle:
+        data = yaml.safe_load(handle)
+    kvm3 = data["libvirt_hosts"]["hosts"]["kvm3"]
+    return data, {name % number: dict(kvm3, ansible_host=container % number)
+                  for number in numbers}
+
+
 def demo_inventory(count):
     """The demo inventory's path and hosts; with ``count`` above its three hosts, one of
     kvm4... per extra host, each with kvm3's settings (a file under build/)."""
@@ -392,12 +403,8 @@ def demo_inventory(count):
     if count <= len(hosts):
         return DEMO_INVENTORY, hosts
     import json  # pylint: disable=import-outside-toplevel
-    import yaml  # pylint: disable=import-outside-toplevel
-    with open(DEMO_INVENTORY) as handle:
-        data = yaml.safe_load(handle)
-    group = data["libvirt_hosts"]["hosts"]
-    for number in range(len(group) + 1, count + 1):
-        group["kvm%d" % number] = dict(group["kvm3"], ansible_host="virtkit-demo-kvm%d" % number)
+    data, copies = kvm3_copies(range(len(hosts) + 1, count + 1), "kvm%d", "virtkit-demo-kvm%d")
+    data["libvirt_hosts"]["hosts"].update(copies)
     path = os.path.join(TOP, "build", "podman", "demo-%d-hosts.json" % count)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as handle:
