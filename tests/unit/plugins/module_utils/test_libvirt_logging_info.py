@@ -4,8 +4,10 @@ as lstat sees them, libvirtd --version and virt-admin (real processes: fake exec
 PATH), retried as the role retried them."""
 
 import os
+import shutil
 import stat
 import sys
+import tempfile
 
 import pytest
 
@@ -52,13 +54,56 @@ def test_a_configuration_under_a_file_is_refused(tmp_path):
     assert str(caught.value) == "the configuration %s cannot be read: Not a directory" % path
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_an_unreadable_configuration_is_refused(tmp_path):
-    path = tmp_path / "libvirtd.conf"
-    path.write_text("")
-    path.chmod(0)
-    with pytest.raises(info.ReadError, match="cannot be read: Permission denied"):
-        info.read_config(str(path))
+def as_another_user(function):
+    """function()'s result or its exception's text, from a process of uid 65534 when this one is
+    root (root reads any file), else from this one."""
+    if os.geteuid() != 0:
+        try:
+            return function()
+        except info.ReadError as exc:
+            return str(exc)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                answer = repr(function())
+            except info.ReadError as exc:
+                answer = str(exc)
+            os.write(write_end, answer.encode())
+        finally:
+            os._exit(0)  # pylint: disable=protected-access
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        answer = pipe.read()
+    os.waitpid(pid, 0)
+    return answer
+
+
+def test_an_unreadable_configuration_is_refused():
+    # In a directory another user can walk (pytest's tmp_path is root's alone).
+    directory = tempfile.mkdtemp(prefix="virtkit-unreadable-")
+    try:
+        os.chmod(directory, 0o755)
+        path = os.path.join(directory, "libvirtd.conf")
+        with open(path, "w") as handle:
+            handle.write("log_level = 1\n")
+        os.chmod(path, 0)
+        answer = as_another_user(lambda: info.read_config(path))
+    finally:
+        shutil.rmtree(directory)
+    assert answer == "the configuration %s cannot be read: Permission denied" % path
+
+
+def test_a_configuration_that_fails_as_it_is_read_is_refused():
+    # /proc/self/mem is a regular file whose first page is not mapped: read() fails with EIO.
+    with pytest.raises(info.ReadError, match=r"^the configuration /proc/self/mem cannot be "
+                                             r"read: Input/output error$"):
+        info.read_config("/proc/self/mem")
 
 
 def test_output_paths_as_lstat_sees_them(tmp_path):
