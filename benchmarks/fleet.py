@@ -81,9 +81,12 @@ CANDIDATES = {
 }
 
 
-def inventory(hosts, connection, path, prefix=PREFIX):
-    """N hosts with kvm3's settings and the demo's group variables."""
+def inventory(hosts, connection, path, prefix=PREFIX, broken=0):
+    """N hosts with kvm3's settings and the demo's group variables; host number ``broken``
+    (if any) converges its networks with nftables, which the benchmark breaks."""
     data, copies = kvm3_copies(range(1, hosts + 1), "host%02d", prefix + "%02d")
+    if broken:
+        copies["host%02d" % broken]["virt_network_firewall_backend"] = "nftables"
     group = data["libvirt_hosts"]
     group["hosts"] = copies
     group["vars"]["ansible_connection"] = CONNECTIONS[connection]
@@ -193,10 +196,24 @@ def report(results, connection, hosts, label, seconds, cpu, host_cpu, code, chan
                     "exit": code, "mb_per_host": mem and round(mem, 1)})
 
 
+def isolated(output, broken, hosts):
+    """With a broken host: the others converge, the summary names it (printed)."""
+    failed = re.findall(r"^  (host\d+)\s+FAILED\s+(.*)$", output, re.M)
+    summary = SUMMARY.search(output)
+    print("    failed: %s" % ("; ".join("%s %s" % (host, why[:160]) for host, why in failed)
+                              or "none"))
+    ok = (summary is not None and int(summary.group(2)) == hosts - 1
+          and [host for host, _why in failed] == ["host%02d" % broken])
+    verdict = ("isolated: the %d others converged" % (hosts - 1) if ok
+               else "NOT isolated as expected")
+    print("    the broken host is %s" % verdict, flush=True)
+
+
 def bench(hosts, connection, args, results):
     directory = tempfile.mkdtemp(prefix="virtkit-bench-")
     inventory_path = os.path.join(directory, "inventory.yml")
-    containers = inventory(hosts, connection, inventory_path, args.prefix)
+    containers = inventory(hosts, connection, inventory_path, args.prefix,
+                           args.broken if args.broken <= hosts else 0)
     args.current_hosts = hosts
     started = time.perf_counter()
     try:
@@ -210,6 +227,11 @@ def _bench(hosts, connection, args, results, containers, inventory_path, started
         boot = time.perf_counter() - started
         print("%d hosts booted in %.1f s (%s)" % (hosts, boot, connection), flush=True)
         cgroups = container_cgroups(fleet, containers)
+        if 0 < args.broken <= hosts:
+            # As test_fleet breaks kvm1: nftables' iif matches need the bridge, so the host's
+            # firewall transaction fails after its first rules are in, and is rolled back.
+            fleet.exec(containers[args.broken - 1], "ip", "link", "del", "virbr0")
+            print("host%02d broken (no virbr0)" % args.broken, flush=True)
         counts = {}
         for run in args.runs:
             counts[run] = counts.get(run, 0) + 1
@@ -222,6 +244,8 @@ def _bench(hosts, connection, args, results, containers, inventory_path, started
             host_cpu = container_cpu(cgroups) - host_cpu
             report(results, connection, hosts, label, seconds, cpu, host_cpu, code, changes,
                    failed, memory_per_host(fleet, containers), output)
+            if 0 < args.broken <= hosts:
+                isolated(output, args.broken, hosts)
         # The candidates: idempotent reruns, round after round.
         for round_ in range(1, args.rounds + 1 if args.candidates else 1):
             for name in args.candidates:
@@ -258,6 +282,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=2, help="reruns per candidate")
     parser.add_argument("--prefix", default=PREFIX, help="container names: PREFIX01...")
     parser.add_argument("--keep", action="store_true", help="leave the containers running")
+    parser.add_argument("--broken", type=int, default=0, metavar="N",
+                        help="break host N (its bridge removed, nftables backend) before the runs")
     args = parser.parse_args()
     args.env = dict(item.split("=", 1) for item in args.env)
     args.runs = args.runs.split(",")
