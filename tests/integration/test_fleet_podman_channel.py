@@ -214,3 +214,41 @@ def test_another_user_gets_nothing_from_the_channel(fake_podman):
     # The request of a process of another user is never read: the socket is closed.
     assert answer == "closed"
     assert still == [0, "ok\n", ""]
+
+
+def test_an_asker_that_goes_away_does_not_end_the_channel(fake_podman):
+    env, log = fake_podman
+    before, after = drive(env, r'''
+        import socket
+        conn = connection()
+        step(lambda: run(conn, "echo $PPID"))
+        def gone_before_asking():
+            socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).connect(
+                b"\0" + conn._channel_name().encode())
+            return None  # closed unasked
+        step(gone_before_asking)
+        def gone_before_the_answer():
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            client.connect(b"\0" + conn._channel_name().encode())
+            client.sendall(b"\0\0\0\x07sleep 1\0\0\0\0")
+            client.close()
+        step(gone_before_the_answer)
+        step(lambda: run(conn, "echo $PPID"))
+    ''')[::3]
+    assert before[0] == after[0] == 0 and before[1] == after[1]
+    assert len(podman_calls(log)) == 1
+
+
+def test_an_agent_that_dies_fails_its_command_and_the_next_gets_a_new_channel(fake_podman):
+    env, log = fake_podman
+    before, killed, after = drive(env, r'''
+        conn = connection()
+        step(lambda: run(conn, "echo $PPID"))
+        step(lambda: run(conn, "kill -9 $PPID"))
+        step(lambda: run(conn, "echo $PPID"))
+    ''')
+    # The command may have run: it is reported as a connection failure, never run again.
+    assert killed == {"error": "AnsibleConnectionFailure: the channel to ctr1 closed during a "
+                               "command"}
+    assert before[0] == after[0] == 0 and before[1] != after[1]
+    assert len(podman_calls(log)) == 2

@@ -15,8 +15,9 @@ description:
     C(podman exec -i) of a small Python agent in the container, which runs each command with
     C(/bin/sh -c); modules are piped to the container's Python on the command's standard input
     (pipelining), and files go the same way. A task then costs no podman process at all.
-  - The channel is an abstract Unix socket that only processes of the same user may use; it
-    ends with the run; C(reset) ends it, so the next task opens a new one (what a
+  - The channel is an abstract Unix socket that only processes of the same user may use. It
+    runs one command at a time per host (what a linear play asks) and ends with the run;
+    C(reset) ends it, so the next task opens a new one (what a
     confirmed firewall change asks for). Where no channel can be opened, each command is a
     C(podman exec) of its own.
 author: virtkit.host contributors (@virtkit)
@@ -113,6 +114,34 @@ agent = subprocess.Popen(["podman", "exec", "-i", container, python, "-c", agent
 if receive(agent.stdout, 1) != [b"ready"]:
     sys.stdout.write("no agent in %s\n" % container)
     sys.exit(1)
+
+
+def serve(client):
+    # Answers one asker; False when asked to stop (reset).
+    _pid, uid, _gid = struct.unpack("3i", client.getsockopt(
+        socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    if uid != os.getuid():
+        return True  # another user's process: closed unanswered
+    with client.makefile("rwb") as stream:
+        request = receive(stream, 2)
+        if request is None:
+            return True  # gone before it asked
+        if not request[0]:
+            # Unbound before the asker is answered (by closing): its next task opens a new
+            # channel.
+            server.close()
+            return False
+        try:
+            send(agent.stdin, *request)
+            answer = receive(agent.stdout, 3)
+        except OSError:
+            answer = None
+        if answer is None:
+            raise SystemExit(1)  # the agent is gone: so is the channel
+        send(stream, *answer)
+    return True
+
+
 server.listen(16)
 sys.stdout.write("ready\n")
 sys.stdout.flush()
@@ -126,22 +155,13 @@ try:
         if not select.select([server], [], [], 1.0)[0]:
             continue
         client, _ = server.accept()
-        with client, client.makefile("rwb") as stream:
-            _pid, uid, _gid = struct.unpack("3i", client.getsockopt(
-                socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
-            if uid != os.getuid():
-                continue
-            request = receive(stream, 2)
-            if not request or not request[0]:
-                # Unbound before the asker is answered (by closing): its next task opens a
-                # new channel.
-                server.close()
+        try:
+            if not serve(client):
                 break
-            send(agent.stdin, *request)
-            answer = receive(agent.stdout, 3)
-            if answer is None:
-                break
-            send(stream, *answer)
+        except OSError:
+            pass  # the asker went away (a killed worker); the channel goes on
+        finally:
+            client.close()
 finally:
     server.close()
     try:
