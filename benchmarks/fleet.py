@@ -244,7 +244,7 @@ def _bench(hosts, connection, args, results, containers, inventory_path, started
             host_cpu = container_cpu(cgroups) - host_cpu
             report(results, connection, hosts, label, seconds, cpu, host_cpu, code, changes,
                    failed, memory_per_host(fleet, containers), output)
-            if 0 < args.broken <= hosts:
+            if 0 < args.broken <= hosts and run != "check":
                 isolated(output, args.broken, hosts)
         # The candidates: idempotent reruns, round after round.
         for round_ in range(1, args.rounds + 1 if args.candidates else 1):

@@ -16,8 +16,8 @@ import pytest
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLUGINS = os.path.join(TOP, "hacking", "fleet", "connection_plugins")
 
-# Runs the connection as an ansible worker does: in a child of the "playbook" process (the
-# driver), which is the channel's owner. Prints one JSON line per step.
+# Runs the connection as ansible-playbook does: tasks in worker processes of the "playbook"
+# process (the driver), which is the channel's owner. Prints one JSON line per step.
 DRIVER = textwrap.dedent(r'''
     import json, os, sys
     from ansible.playbook.play_context import PlayContext
@@ -34,26 +34,27 @@ DRIVER = textwrap.dedent(r'''
         return [code, out.decode("latin-1"), err.decode("latin-1")]
 
     def step(function):
-        """function() in a child process, as a worker runs a task; its result on stdout."""
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(read)
+        """function() in a worker process forked as ansible-playbook forks its workers
+        (multiprocessing); its result on stdout."""
+        import multiprocessing
+        reader, writer = multiprocessing.Pipe(duplex=False)
+
+        def worker():
             try:
                 result = function()
             except Exception as error:  # the test shows it
                 result = {"error": "%s: %s" % (type(error).__name__, error)}
-            os.write(write, json.dumps(result).encode())
-            os._exit(0)
-        os.close(write)
-        chunks = []
-        while True:
-            chunk = os.read(read, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        os.waitpid(pid, 0)
-        print(json.dumps(json.loads(b"".join(chunks))), flush=True)
+            writer.send(json.dumps(result))
+
+        process = multiprocessing.get_context("fork").Process(target=worker)
+        process.start()
+        writer.close()
+        try:
+            result = reader.recv()
+        except EOFError:
+            result = "null"  # the worker died before it answered
+        process.join()
+        print(result, flush=True)
 
     exec(sys.stdin.read())
 ''')
@@ -216,7 +217,7 @@ def test_another_user_gets_nothing_from_the_channel(fake_podman):
     assert still == [0, "ok\n", ""]
 
 
-def test_an_asker_that_goes_away_does_not_end_the_channel(fake_podman):
+def test_an_asker_that_goes_away_before_asking_does_not_end_the_channel(fake_podman):
     env, log = fake_podman
     before, after = drive(env, r'''
         import socket
@@ -227,14 +228,8 @@ def test_an_asker_that_goes_away_does_not_end_the_channel(fake_podman):
                 b"\0" + conn._channel_name().encode())
             return None  # closed unasked
         step(gone_before_asking)
-        def gone_before_the_answer():
-            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            client.connect(b"\0" + conn._channel_name().encode())
-            client.sendall(b"\0\0\0\x07sleep 1\0\0\0\0")
-            client.close()
-        step(gone_before_the_answer)
         step(lambda: run(conn, "echo $PPID"))
-    ''')[::3]
+    ''')[::2]
     assert before[0] == after[0] == 0 and before[1] == after[1]
     assert len(podman_calls(log)) == 1
 
@@ -248,7 +243,71 @@ def test_an_agent_that_dies_fails_its_command_and_the_next_gets_a_new_channel(fa
         step(lambda: run(conn, "echo $PPID"))
     ''')
     # The command may have run: it is reported as a connection failure, never run again.
-    assert killed == {"error": "AnsibleConnectionFailure: the channel to ctr1 closed during a "
-                               "command"}
+    assert killed == {"error": "AnsibleConnectionFailure: the channel to ctr1 failed during a "
+                               "command (closed)"}
     assert before[0] == after[0] == 0 and before[1] != after[1]
     assert len(podman_calls(log)) == 2
+
+
+def test_reset_from_the_playbook_process_ends_the_channel(fake_podman):
+    env, log = fake_podman
+    before, after = drive(env, r'''
+        conn = connection()
+        step(lambda: run(conn, "echo $PPID"))
+        conn.reset()  # meta: reset_connection runs in ansible-playbook itself
+        step(lambda: run(conn, "echo $PPID"))
+    ''')
+    assert before[0] == after[0] == 0 and before[1] != after[1]
+    assert len(podman_calls(log)) == 2
+
+
+def test_a_command_whose_asker_goes_away_is_ended_with_the_channel(fake_podman, tmp_path):
+    env, log = fake_podman
+    marker = tmp_path / "marker"
+    [first, timed_out, after] = drive(env, r'''
+        import signal
+        conn = connection()
+        step(lambda: run(conn, "echo $PPID"))
+        def killed_worker():
+            signal.alarm(1)  # as a task's timeout: the worker goes while its command runs
+            return run(conn, "sleep 20; touch %s")
+        step(killed_worker)
+        step(lambda: run(conn, "echo $PPID"))
+    ''' % marker)
+    assert timed_out is None
+    # The next task did not wait behind the old command: a new channel; the command is gone.
+    assert after[0] == 0 and after[1] != first[1]
+    assert len(podman_calls(log)) == 2
+    time.sleep(1)
+    assert not marker.exists()
+
+
+def test_an_agent_gone_while_idle_is_noticed_and_nothing_is_lost(fake_podman, tmp_path):
+    env, log = fake_podman
+    marker = tmp_path / "marker"
+    [answer] = drive(env, r'''
+        import time
+        conn = connection()
+        def kill_agent_then_run():
+            agent = run(conn, "echo $PPID")[1].strip()
+            os.kill(int(agent), 9)  # here the container's process is this machine's
+            time.sleep(1.5)  # the channel notices within a second
+            return run(conn, "touch %s; echo ran")
+        step(kill_agent_then_run)
+    ''' % marker)
+    # The command ran once, over a new channel: not lost, not counted as unreachable.
+    assert answer == [0, "ran\n", ""] and marker.exists()
+    assert podman_calls(log) == ["exec -i ctr1 /usr/bin/python3"] * 2
+
+
+def test_a_file_name_that_is_not_utf8_goes_through(fake_podman, tmp_path):
+    env, _log = fake_podman
+    source = tmp_path / "source"
+    source.write_bytes(b"data")
+    odd = os.path.join(str(tmp_path), os.fsdecode(b"caf\xe9 \xff.txt"))
+    [done] = drive(env, r'''
+        conn = connection()
+        step(lambda: (conn.put_file(%r, %r), True)[1])
+    ''' % (str(source), odd))
+    assert done is True
+    assert os.path.exists(os.fsencode(odd)) and open(odd, "rb").read() == b"data"

@@ -41,6 +41,7 @@ options:
 """
 
 import hashlib
+import multiprocessing
 import os
 import socket
 import struct
@@ -77,30 +78,48 @@ def receive(stream, count):
 '''
 
 # Runs in the container on the Python the modules use; its working directory and environment
-# are podman exec's, as for a command run with podman exec of its own.
-AGENT = FRAMES + r'''
-import subprocess, sys
+# are podman exec's, as for a command run with podman exec of its own. Each command runs in a
+# process group of its own, which a TERM to the agent (podman exec passes it on) takes down with
+# it, as it would take a command run by a podman exec of its own.
+AGENT = FRAMES + r"""
+import os, signal, subprocess, sys
+running = []
+def stop(signum, frame):
+    for proc in running:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+    os._exit(143)
+signal.signal(signal.SIGTERM, stop)
 send(sys.stdout.buffer, b"ready")
 while True:
     request = receive(sys.stdin.buffer, 2)
     if not request or not request[0]:
         break
     try:
-        proc = subprocess.run(["/bin/sh", "-c", request[0].decode()], input=request[1],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(["/bin/sh", "-c", request[0].decode(errors="surrogateescape")],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
     except (OSError, ValueError) as error:  # a NUL byte in the command, no /bin/sh...
         send(sys.stdout.buffer, b"127", b"", ("fleet_podman agent: %s" % error).encode())
         continue
-    send(sys.stdout.buffer, str(proc.returncode).encode(), proc.stdout, proc.stderr)
-'''
+    running[:] = [proc]
+    out, err = proc.communicate(request[1])
+    running[:] = []
+    send(sys.stdout.buffer, str(proc.returncode).encode(), out, err)
+"""
 
 # Runs on the controller, detached: owns the agent, serves one request at a time on an
 # abstract Unix socket (no file to clean up or to find too long a path for; bound once, so the
 # name is the lock) to processes of its own user only, and ends with the playbook run (its
-# process gone) or when asked (reset). No idle timeout: a channel that ends on its own could
-# take a command with it.
+# process gone), when its agent is gone, or when asked (reset). No idle timeout: a channel that
+# ends on its own could take a command with it. While a command runs it watches the asker and
+# the run: if either goes away (a task's timeout, Ctrl-C), the agent and the command are ended
+# and so is the channel, so that the host's next task does not wait behind them.
+# An answer "retry" means "not run": the asker runs the command with a podman exec of its own.
 MASTER = FRAMES + r"""
-import os, select, socket, struct, subprocess, sys
+import os, select, signal, socket, struct, subprocess, sys
 name, container, python, owner, agent_code = sys.argv[1:6]
 owner = int(owner)
 server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -109,15 +128,57 @@ try:
 except OSError:
     sys.stdout.write("exists\n")
     sys.exit(0)
+# Askers that come while the agent starts wait in the backlog.
+server.listen(16)
+
+
+def owner_alive():
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def not_run_to_waiting_askers():
+    # The channel is going: whoever is already waiting gets "retry" (nothing was run).
+    server.setblocking(False)
+    while True:
+        try:
+            client, _ = server.accept()
+        except OSError:
+            break
+        try:
+            client.setblocking(True)
+            send(client.makefile("wb"), b"retry", b"", b"")
+        except OSError:
+            pass
+        client.close()
+    server.close()
+
+
 agent = subprocess.Popen(["podman", "exec", "-i", container, python, "-c", agent_code],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 if receive(agent.stdout, 1) != [b"ready"]:
+    not_run_to_waiting_askers()
     sys.stdout.write("no agent in %s\n" % container)
     sys.exit(1)
 
 
+def answer_of_agent(client):
+    # The agent's answer, or None when the asker or the run went away first (the agent is
+    # then ended, and the channel with it).
+    while True:
+        ready = select.select([agent.stdout, client], [], [], 1.0)[0]
+        if agent.stdout in ready:
+            return receive(agent.stdout, 3)
+        if client in ready or not owner_alive():
+            agent.terminate()
+            return None
+
+
 def serve(client):
-    # Answers one asker; False when asked to stop (reset).
+    # Answers one asker; False when the channel must end.
     _pid, uid, _gid = struct.unpack("3i", client.getsockopt(
         socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
     if uid != os.getuid():
@@ -127,43 +188,45 @@ def serve(client):
         if request is None:
             return True  # gone before it asked
         if not request[0]:
-            # Unbound before the asker is answered (by closing): its next task opens a new
-            # channel.
-            server.close()
+            return False  # reset: closed once the channel has let go of its name
+        if agent.poll() is not None:
+            send(stream, b"retry", b"", b"")
             return False
         try:
             send(agent.stdin, *request)
-            answer = receive(agent.stdout, 3)
         except OSError:
-            answer = None
+            send(stream, b"retry", b"", b"")  # the agent took nothing: nothing ran
+            return False
+        answer = answer_of_agent(client)
         if answer is None:
-            raise SystemExit(1)  # the agent is gone: so is the channel
+            return False  # the asker sees a closed channel: its command may have run
         send(stream, *answer)
     return True
 
 
-server.listen(16)
 sys.stdout.write("ready\n")
 sys.stdout.flush()
 os.close(1)
 try:
-    while True:
-        try:
-            os.kill(owner, 0)
-        except ProcessLookupError:
-            break
-        if not select.select([server], [], [], 1.0)[0]:
+    while owner_alive():
+        ready = select.select([server, agent.stdout], [], [], 1.0)[0]
+        if agent.stdout in ready:
+            break  # the agent is gone (it says nothing unasked)
+        if not ready:
             continue
         client, _ = server.accept()
         try:
-            if not serve(client):
-                break
+            keep = serve(client)
         except OSError:
-            pass  # the asker went away (a killed worker); the channel goes on
-        finally:
+            keep = True  # the asker went away (a killed worker); the channel goes on
+        if not keep:
+            not_run_to_waiting_askers()
             client.close()
+            break
+        client.close()
 finally:
-    server.close()
+    if server.fileno() >= 0:
+        not_run_to_waiting_askers()
     try:
         agent.stdin.close()
     except OSError:
@@ -190,11 +253,16 @@ class Connection(ConnectionBase):
 
     # -- the channel ---------------------------------------------------------------------------
 
+    @staticmethod
+    def _run_pid():
+        """The playbook run's process: a task runs in a worker that ansible-playbook forked
+        (multiprocessing), a meta task such as reset_connection in ansible-playbook itself."""
+        return os.getpid() if multiprocessing.parent_process() is None else os.getppid()
+
     def _channel_name(self):
-        """The channel's abstract socket name: per user, playbook run and container. The
-        workers are forked by ansible-playbook, whose process is the run."""
+        """The channel's abstract socket name: per user, playbook run and container."""
         return "virtkit-fleet-podman/%d/%d/%s" % (
-            os.getuid(), os.getppid(),
+            os.getuid(), self._run_pid(),
             hashlib.sha1(self.get_option("remote_addr").encode()).hexdigest()[:16])
 
     def _open_channel(self, name):
@@ -206,7 +274,7 @@ class Connection(ConnectionBase):
             pass
         # The fleet image's Python (the one the inventory gives the modules).
         argv = [sys.executable, "-c", MASTER, name, self.get_option("remote_addr"),
-                "/usr/bin/python3", str(os.getppid()), AGENT]
+                "/usr/bin/python3", str(self._run_pid()), AGENT]
         display.vvv("CHANNEL %s" % name, host=self.get_option("remote_addr"))
         master = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                   stderr=subprocess.DEVNULL, start_new_session=True,
@@ -249,12 +317,20 @@ class Connection(ConnectionBase):
             return None
         container = self.get_option("remote_addr")
         display.vvv("EXEC (channel) %s" % cmd, host=container)
-        with client, client.makefile("rwb") as stream:
-            send_frames(stream, cmd.encode(), in_data or b"")
-            answer = receive_frames(stream, 3)
+        try:
+            with client, client.makefile("rwb") as stream:
+                send_frames(stream, cmd.encode(errors="surrogateescape"), in_data or b"")
+                answer = receive_frames(stream, 3)
+        except OSError as exc:
+            answer, why = None, str(exc)
+        else:
+            why = "closed"
         if answer is None:
             # The command may have run: it is not run again.
-            raise AnsibleConnectionFailure("the channel to %s closed during a command" % container)
+            raise AnsibleConnectionFailure("the channel to %s failed during a command (%s)"
+                                           % (container, why))
+        if answer[0] == b"retry":
+            return None  # not run: the channel is going
         return int(answer[0]), answer[1], answer[2]
 
     # -- commands and files ----------------------------------------------------------------------
