@@ -72,6 +72,8 @@ def read_config(path):
         if exc.errno == errno.ENOENT:
             raise ReadError("the configuration %s is a symbolic link to nothing" % path)
         raise ReadError("the configuration %s cannot be read: %s" % (path, exc.strerror))
+    except ValueError as exc:  # an embedded NUL
+        raise ReadError("the configuration %r cannot be read: %s" % (path, exc))
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):

@@ -181,7 +181,7 @@ def ask(bus, processes, question):
     """One answer: (action id, subject, authorized, challenge). A user's process is started
     once per run: ``processes`` (an ExitStack) ends them all."""
     action_id = libvirt_action(question["action"])
-    if question["user"]:
+    if question["user"] is not None:
         started = getattr(processes, "by_user", {})
         processes.by_user = started
         if question["user"] not in started:

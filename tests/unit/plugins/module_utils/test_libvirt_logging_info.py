@@ -243,3 +243,8 @@ def test_read_puts_it_all_together(tmp_path, virt_admin):
     assert found["daemon"] == {"outputs": " Logging outputs: 1:*qemu*"}
     assert found["daemon_errors"] == {}
     assert info.read(config=None) == {"paths": [], "daemon": {}, "daemon_errors": {}}
+
+
+def test_a_configuration_path_with_a_nul_is_refused():
+    with pytest.raises(info.ReadError, match=r"^the configuration '/etc/a\\x00b' cannot be read"):
+        info.read_config("/etc/a\0b")

@@ -214,3 +214,12 @@ def test_checks_stop_at_a_question_that_cannot_be_asked(bus):
                                     {"user": "no-such-user-here", "action": "domain.getattr"}]})
     assert "no-such-user-here" in result["msg"]
     assert bus.processes == [("enter", "root"), ("exit", "root")] and bus.closed == 1
+
+
+@pytest.mark.parametrize("args", [
+    {"action": "domain.getattr", "user": ""},
+    {"checks": [{"action": "domain.getattr", "user": ""}]},
+])
+def test_an_empty_user_is_named_not_a_traceback(bus, args):
+    result = fail(MAIN, args)
+    assert result["msg"] == "user '' does not exist on this host" and "exception" not in result
