@@ -62,10 +62,7 @@ options:
     type: float
     default: 1
 extends_documentation_fragment:
-  - virtkit.host.attributes
-attributes:
-  diff_mode:
-    support: none  # it reads only: nothing to diff
+  - virtkit.host.attributes.info_module
 requirements:
   - C(libvirtd) for O(version), C(virt-admin) for O(daemon).
 seealso:

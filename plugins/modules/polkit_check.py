@@ -67,10 +67,7 @@ options:
         description: As O(expect).
         type: bool
 extends_documentation_fragment:
-  - virtkit.host.attributes
-attributes:
-  diff_mode:
-    support: none  # it reads only: nothing to diff
+  - virtkit.host.attributes.info_module
 requirements:
   - polkitd on the system bus; the Python library C(dbus-next).
 seealso:
