@@ -174,13 +174,12 @@ QUESTION = dict(
 )
 
 
-def ask(bus, processes, question):
+def ask(bus, processes, started, question):
     """One answer: (action id, subject, authorized, challenge). A user's process is started
-    once per run: ``processes`` (an ExitStack) ends them all."""
+    once per run and kept in ``started`` (user -> process); ``processes`` (an ExitStack) ends
+    them all."""
     action_id = libvirt_action(question["action"])
     if question["user"] is not None:
-        started = getattr(processes, "by_user", {})
-        processes.by_user = started
         if question["user"] not in started:
             started[question["user"]] = processes.enter_context(ProcessAs(question["user"]))
         pid, subject = started[question["user"]].pid, question["user"]
@@ -222,8 +221,9 @@ def main():
         bus = SystemBus(user="polkit_check")
         try:
             with ExitStack() as processes:
+                started = {}
                 for question in questions:
-                    answers.append(ask(bus, processes, question))
+                    answers.append(ask(bus, processes, started, question))
         finally:
             bus.close()
     failures = []
