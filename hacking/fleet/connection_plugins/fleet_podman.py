@@ -44,7 +44,6 @@ import hashlib
 import multiprocessing
 import os
 import socket
-import struct
 import subprocess
 import sys
 
@@ -56,9 +55,13 @@ display = Display()
 
 # Frames on the channel: a 4-byte big-endian length, then that many bytes. A request is the
 # command and its standard input; an answer is the exit code, standard output and error.
-# An empty command asks the agent to stop.
+# An empty command asks the agent to stop. peer_uid: the user of the process at a Unix
+# socket's other end (the channel and its askers check each other).
 FRAMES = r'''
-import struct
+import socket, struct
+def peer_uid(sock):
+    return struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                               struct.calcsize("3i")))[1]
 def send(stream, *frames):
     for frame in frames:
         stream.write(struct.pack(">I", len(frame)) + frame)
@@ -119,7 +122,7 @@ while True:
 # and so is the channel, so that the host's next task does not wait behind them.
 # An answer "retry" means "not run": the asker runs the command with a podman exec of its own.
 MASTER = FRAMES + r"""
-import os, select, signal, socket, struct, subprocess, sys
+import os, select, signal, socket, subprocess, sys
 name, container, python, owner, agent_code = sys.argv[1:6]
 owner = int(owner)
 server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -179,9 +182,7 @@ def answer_of_agent(client):
 
 def serve(client):
     # Answers one asker; False when the channel must end.
-    _pid, uid, _gid = struct.unpack("3i", client.getsockopt(
-        socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
-    if uid != os.getuid():
+    if peer_uid(client) != os.getuid():
         return True  # another user's process: closed unanswered
     with client.makefile("rwb") as stream:
         request = receive(stream, 2)
@@ -239,7 +240,7 @@ finally:
 
 _frames = {}
 exec(FRAMES, _frames)  # pylint: disable=exec-used
-send_frames, receive_frames = _frames["send"], _frames["receive"]
+send_frames, receive_frames, peer_uid = _frames["send"], _frames["receive"], _frames["peer_uid"]
 
 
 class Connection(ConnectionBase):
@@ -299,9 +300,7 @@ class Connection(ConnectionBase):
         client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             client.connect(b"\0" + name.encode())
-            _pid, uid, _gid = struct.unpack("3i", client.getsockopt(
-                socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
-            if uid != os.getuid():
+            if peer_uid(client) != os.getuid():
                 raise ConnectionRefusedError("the channel %s is another user's" % name)
         except OSError:
             client.close()
